@@ -1,0 +1,45 @@
+# Two commands matter: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run ui test pytest lint format bench sample-data clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+run: install
+	$(BIN)/dripline run
+
+ui: install
+	$(BIN)/dripline ui
+
+test: install lint pytest
+
+pytest: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix dbt_project/models dbt_project/macros
+
+bench: install
+	$(BIN)/python bench/bench.py
+
+sample-data: install
+	$(BIN)/python scripts/generate_sample_data.py --out sample_data/inbox
+
+clean:
+	rm -rf .dripline dbt_project/target dbt_project/logs

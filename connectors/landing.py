@@ -1,0 +1,150 @@
+"""The landing zone: immutable, append-only batches that dbt reads as sources.
+
+Layout under ``DRIPLINE_HOME``::
+
+    landing/<source>/<entity>/_schema.parquet          zero rows, pins column types for dbt
+    landing/<source>/<entity>/<batch_id>.parquet       one immutable batch per ingested input
+
+A batch is written to a hidden temporary name in the same directory (one that the ``*.parquet`` glob of
+dbt never matches), flushed to disk and renamed into place, so a reader sees either the whole batch or
+nothing, and a crash leaves at most a temporary file that a later run removes once it is stale. The batch id is derived from the content of the input (a file's SHA-256),
+so landing the same input twice is a no-op: re-running after a crash or dropping the same file again
+never duplicates records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TEMP_PREFIX = ".tmp-"
+TEMP_SUFFIX = ".partial"
+# A temporary file this old belongs to a crashed writer, not to one still running.
+STALE_TEMP_SECONDS = 6 * 3600
+SCHEMA_FILE = "_schema.parquet"
+
+_TS = pa.timestamp("us", tz="UTC")
+
+# One row per record read from a person-supplied file or a form capture. Raw values are kept exactly
+# as read next to their normalised forms, so nothing is lost and a later version can re-derive.
+CONTACT_RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("_load_id", pa.string(), nullable=False),
+        pa.field("_loaded_at", _TS, nullable=False),
+        pa.field("_source", pa.string(), nullable=False),
+        pa.field("_source_file", pa.string(), nullable=False),
+        pa.field("_source_sheet", pa.string()),
+        pa.field("_source_row", pa.int64(), nullable=False),
+        pa.field("source_record_id", pa.string(), nullable=False),
+        pa.field("record_at", _TS),
+        pa.field("raw_name", pa.string()),
+        pa.field("raw_email", pa.string()),
+        pa.field("raw_phone", pa.string()),
+        pa.field("raw_company", pa.string()),
+        pa.field("raw_consent_email", pa.string()),
+        pa.field("raw_row", pa.string()),
+        pa.field("attributes", pa.string()),
+        pa.field("full_name", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("phone", pa.string()),
+        pa.field("phone_type", pa.string()),
+        pa.field("company", pa.string()),
+        pa.field("consent_email", pa.bool_()),
+        pa.field("field_issues", pa.string()),
+        pa.field("rejection_reason", pa.string()),
+    ]
+)
+
+# What a reader produces: every column but the two the landing writer stamps on a batch.
+READER_SCHEMA = pa.schema([f for f in CONTACT_RECORD_SCHEMA if f.name not in ("_load_id", "_loaded_at")])
+RECORD_COLUMNS = READER_SCHEMA.names
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LandingZone:
+    """The landing directory of one entity, e.g. ``landing/spreadsheets/contacts``."""
+
+    root: Path
+    source: str
+    entity: str
+    schema: pa.Schema = CONTACT_RECORD_SCHEMA
+
+    @property
+    def directory(self) -> Path:
+        return self.root / self.source / self.entity
+
+    def prepare(self) -> None:
+        """Create the directory and its schema file, and remove stale temporaries left by a crash."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for leftover in self.directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+        schema_path = self.directory / SCHEMA_FILE
+        if not schema_path.exists():
+            self._atomic_write(self.schema.empty_table(), schema_path)
+
+    def batch_path(self, batch_id: str) -> Path:
+        return self.directory / f"{batch_id}.parquet"
+
+    def has_batch(self, batch_id: str) -> bool:
+        return self.batch_path(batch_id).exists()
+
+    def batch_ids(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.parquet") if p.name != SCHEMA_FILE)
+
+    def write_batch(
+        self,
+        batch_id: str,
+        records: Iterable[Mapping[str, object]] | pa.Table,
+        loaded_at: datetime | None = None,
+    ) -> int:
+        """Land one batch atomically and return its row count; an existing batch is left untouched.
+
+        ``records`` are rows (or a table) holding the reader's columns; ``_load_id`` and
+        ``_loaded_at`` are stamped here so every row of a batch carries the same values.
+        """
+        target = self.batch_path(batch_id)
+        if target.exists():
+            return 0
+        loaded_at = loaded_at or datetime.now(UTC)
+        if isinstance(records, pa.Table):
+            table = records
+        else:
+            reader_schema = pa.schema([f for f in self.schema if f.name not in ("_load_id", "_loaded_at")])
+            table = pa.Table.from_pylist(list(records), schema=reader_schema)
+        n = table.num_rows
+        table = table.add_column(0, self.schema.field("_loaded_at"), pa.array([loaded_at] * n, _TS))
+        table = table.add_column(0, self.schema.field("_load_id"), pa.array([batch_id] * n, pa.string()))
+        table = table.select(self.schema.names).cast(self.schema)
+        self._atomic_write(table, target)
+        return n
+
+    def _atomic_write(self, table: pa.Table, target: Path) -> None:
+        temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}{TEMP_SUFFIX}")
+        pq.write_table(table, temp, compression="zstd")
+        with temp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        directory_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)

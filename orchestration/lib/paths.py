@@ -1,0 +1,8 @@
+"""Paths inside the repository, from one root constant."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SAMPLE_INBOX_DIR = REPO_ROOT / "sample_data" / "inbox"
+DEFAULT_HOME = REPO_ROOT / ".dripline"

@@ -1,0 +1,50 @@
+import pytest
+from pydantic import ValidationError
+
+from orchestration.lib.paths import DEFAULT_HOME
+from orchestration.lib.settings import DriplineSettings
+
+
+def test_defaults_point_at_the_demo_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("DRIPLINE_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = DriplineSettings()
+    assert settings.home == DEFAULT_HOME.resolve()
+    assert settings.is_demo_home
+    assert settings.warehouse_path == DEFAULT_HOME.resolve() / "warehouse.duckdb"
+    assert settings.default_region == "KR"
+
+
+def test_environment_with_the_dripline_prefix_overrides_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("DRIPLINE_DEFAULT_REGION", "us")
+    monkeypatch.setenv("DRIPLINE_HEADER_SYNONYMS", '{"phone": ["HP"]}')
+    settings = DriplineSettings()
+    assert settings.home == (tmp_path / "h").resolve()
+    assert not settings.is_demo_home
+    assert settings.inbox_dir == (tmp_path / "h" / "inbox").resolve()
+    assert settings.default_region == "US"
+    assert settings.header_synonyms == {"phone": ["HP"]}
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(monkeypatch, tmp_path):
+    monkeypatch.delenv("DRIPLINE_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DRIPLINE_HOME=from-dotenv\nDRIPLINE_INGEST_WORKERS=1\n")
+    settings = DriplineSettings()
+    assert settings.home == (tmp_path / "from-dotenv").resolve()
+    assert settings.ingest_workers == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DRIPLINE_DEFAULT_REGION", "XX", "unknown phone region"),
+        ("DRIPLINE_HEADER_SYNONYMS", '{"birthday": ["생일"]}', "unknown field"),
+        ("DRIPLINE_INGEST_WORKERS", "0", "greater than or equal to 1"),
+    ],
+)
+def test_bad_settings_fail_with_a_message_naming_the_problem(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=message):
+        DriplineSettings()
