@@ -1,0 +1,1 @@
+"""Developer scripts: sample and benchmark data generators."""
