@@ -1,7 +1,6 @@
 import csv
 import io
 import json
-import sys
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -9,13 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    # pytest does not put the repo root on sys.path unless pyproject sets `pythonpath = ["."]`.
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.generate_sample_data import WORKBOOK_SAVED_AT, generate_inbox  # noqa: E402
-from scripts.synthetic_contacts import generate_synthetic  # noqa: E402
+from scripts.generate_sample_data import WORKBOOK_SAVED_AT, generate_inbox
+from scripts.synthetic_contacts import generate_synthetic
 
 CUSTOMER_LIST = "spreadsheets/고객명단_2024.csv"
 EVENT_LEADS = "spreadsheets/event_leads_2024-10.csv"
