@@ -7,9 +7,9 @@ Layout under ``DRIPLINE_HOME``::
 
 A batch is written to a hidden temporary name in the same directory (one that the ``*.parquet`` glob of
 dbt never matches), flushed to disk and renamed into place, so a reader sees either the whole batch or
-nothing, and a crash leaves at most a temporary file that a later run removes once it is stale. The batch id is derived from the content of the input (a file's SHA-256),
-so landing the same input twice is a no-op: re-running after a crash or dropping the same file again
-never duplicates records.
+nothing, and a crash leaves at most a temporary file that a later run removes once it is stale. The
+batch id is derived from the content of the input (a file's SHA-256), so landing the same input twice is
+a no-op: re-running after a crash or dropping the same file again never duplicates records.
 """
 
 from __future__ import annotations

@@ -1,0 +1,130 @@
+"""Ingest the files a person dropped into an inbox folder into the landing zone.
+
+Each file becomes one immutable batch whose id is the SHA-256 of its bytes: a file already landed is
+skipped without being read again, so dropping the same file twice or re-running after a crash never
+duplicates a record. An unreadable file is reported, never half-landed, and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from connectors.headers import FileRead, SheetReport, UnreadableFileError
+from connectors.landing import LandingZone, file_sha256
+
+Reader = Callable[[Path], FileRead]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    file: str
+    batch_id: str
+    status: str  # "landed", "already_landed" or "failed"
+    rows_read: int = 0
+    rows_rejected: int = 0
+    encoding: str | None = None
+    sheets: tuple[SheetReport, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def _of(self, status: str) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def landed(self) -> list[FileOutcome]:
+        return self._of("landed")
+
+    @property
+    def already_landed(self) -> list[FileOutcome]:
+        return self._of("already_landed")
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return self._of("failed")
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.landed)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.landed)
+
+    @property
+    def rows_landed(self) -> int:
+        return self.rows_read
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.rows_read - self.rows_rejected
+
+
+def inbox_files(directory: Path, suffixes: Iterable[str]) -> list[Path]:
+    """Files under ``directory`` with one of ``suffixes``, sorted; hidden and Office lock files skipped."""
+    wanted = {s.lower() for s in suffixes}
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in wanted
+        and not any(part.startswith((".", "~$")) for part in p.relative_to(directory).parts)
+    )
+
+
+def land_file(path: Path, batch_id: str, *, inbox_dir: Path, zone: LandingZone, read: Reader) -> FileOutcome:
+    relative = path.relative_to(inbox_dir).as_posix()
+    if zone.has_batch(batch_id):
+        return FileOutcome(file=relative, batch_id=batch_id, status="already_landed")
+    try:
+        result = read(path)
+    except UnreadableFileError as error:
+        return FileOutcome(file=relative, batch_id=batch_id, status="failed", error=str(error))
+    zone.write_batch(batch_id, result.table)
+    return FileOutcome(
+        file=relative,
+        batch_id=batch_id,
+        status="landed",
+        rows_read=result.table.num_rows,
+        rows_rejected=sum(s.rows_rejected for s in result.sheets),
+        encoding=result.encoding,
+        sheets=tuple(result.sheets),
+    )
+
+
+def ingest_inbox(
+    inbox_dir: Path,
+    zone: LandingZone,
+    read: Reader,
+    suffixes: Iterable[str],
+    workers: int = 1,
+) -> IngestReport:
+    """Land every file of ``inbox_dir`` not landed yet; ``read`` must be picklable when ``workers > 1``."""
+    zone.prepare()
+    # Hash first, so that two copies of one file in the inbox land once.
+    first_path_of: dict[str, Path] = {}
+    copies: list[FileOutcome] = []
+    for path in inbox_files(inbox_dir, suffixes):
+        batch_id = file_sha256(path)
+        if batch_id in first_path_of:
+            relative = path.relative_to(inbox_dir).as_posix()
+            copies.append(FileOutcome(file=relative, batch_id=batch_id, status="already_landed"))
+        else:
+            first_path_of[batch_id] = path
+    land = partial(land_file, inbox_dir=inbox_dir, zone=zone, read=read)
+    batch_ids, paths = list(first_path_of), list(first_path_of.values())
+    if workers > 1 and len(paths) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            outcomes = list(pool.map(land, paths, batch_ids))
+    else:
+        outcomes = [land(p, b) for p, b in zip(paths, batch_ids, strict=True)]
+    return IngestReport(files=sorted(outcomes + copies, key=lambda f: f.file))

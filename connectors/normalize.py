@@ -1,0 +1,448 @@
+"""Value normalisation for contact records: the one place where a raw cell becomes a clean value.
+
+Every function takes the raw value (text as read, or a native cell value where noted) and returns the
+normalised value next to a human-readable problem, so a reader can keep the raw value, store the clean
+one and explain what it could not use. Empty input is never a problem; it is simply absent.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+__all__ = [
+    "ROLE_MAILBOXES",
+    "cell_text",
+    "is_role_mailbox",
+    "normalize_company",
+    "normalize_email",
+    "normalize_name",
+    "normalize_phone",
+    "parse_consent",
+    "parse_timestamp",
+    "time_zone",
+]
+
+
+def cell_text(value: object) -> str | None:
+    """The text a person sees in a cell: integral numbers without ``.0``, dates in ISO form, "" as None.
+
+    Strings are returned unchanged, so a cell starting with ``=`` stays text; nothing is ever evaluated.
+    """
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is float:
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if kind is int:
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value) or None
+
+
+_EMAIL_RE = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+)
+_ANGLE_ADDRESS = re.compile(r"<([^<>]+)>")
+_PLACEHOLDER_ADDRESSES = frozenset({"test@test.com", "example@example.com"})
+_PLACEHOLDER_DOMAINS = frozenset({"example.com", "example.org", "example.net"})
+_PLACEHOLDER_LOCALS = frozenset({"no-email", "noemail", "none"})
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+ROLE_MAILBOXES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "billing",
+        "contact",
+        "cs",
+        "customer",
+        "help",
+        "hello",
+        "helpdesk",
+        "hr",
+        "info",
+        "mail",
+        "marketing",
+        "master",
+        "no-reply",
+        "noreply",
+        "office",
+        "postmaster",
+        "sales",
+        "service",
+        "support",
+        "team",
+        "webmaster",
+    }
+)
+
+
+def normalize_email(raw: str | None) -> tuple[str | None, str | None]:
+    """Return ``(address, problem)``: the address lower-cased and canonical, or None and why not.
+
+    Accepts ``mailto:`` links, ``Name <addr>`` forms and full-width characters (``＠``, ``．``).
+    Sub-addressing is removed so the same person is one address: ``+tag`` is dropped for every domain
+    (the convention of Gmail, Outlook, Fastmail, iCloud and most hosted mail; a domain where ``+`` is a
+    literal part of a mailbox name is rare enough that merging its addresses is the smaller risk, and the
+    raw address is kept next to the normalised one). Dots are dropped only for Gmail, the one large
+    provider that ignores them; elsewhere ``a.b@`` and ``ab@`` can be different people.
+    """
+    if raw is None:
+        return None, None
+    text = raw.strip()
+    if not text:
+        return None, None
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("\u200b", "").strip()
+    text = text.lower()
+    if text.startswith("mailto:"):
+        text = text[7:].split("?", 1)[0].strip()
+    if "<" in text:
+        bracketed = _ANGLE_ADDRESS.search(text)
+        if bracketed:
+            text = bracketed[1].strip()
+    if not _EMAIL_RE.fullmatch(text):
+        return None, f"{raw!r} is not a valid address"
+    local, domain = text.rsplit("@", 1)
+    if text in _PLACEHOLDER_ADDRESSES or domain in _PLACEHOLDER_DOMAINS or local in _PLACEHOLDER_LOCALS:
+        return None, f"{raw!r} is a placeholder address"
+    local = local.split("+", 1)[0]
+    if domain in _GMAIL_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    if not local:
+        return None, f"{raw!r} is not a valid address"
+    return f"{local}@{domain}", None
+
+
+def is_role_mailbox(email: str | None) -> bool:
+    """True for shared mailboxes (``info@``, ``sales@``...) that reach a team rather than a person."""
+    if not email or "@" not in email:
+        return False
+    local = email.rsplit("@", 1)[0].lower().split("+", 1)[0]
+    return local in ROLE_MAILBOXES
+
+
+_PHONE_TYPES = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "fixed_line",
+    PhoneNumberType.VOIP: "voip",
+}
+# The common cases handled without phonenumbers (~20x faster): a KR mobile number 010-NXXX-XXXX with N in
+# 2-9 (except 010-597x to 010-599x, which phonenumbers' metadata does not allocate), and a KR landline
+# 0AA-NXX(X)-XXXX with a real area code and N in 1-9, written with one consistent separator, in national
+# form or with the country code; a mobile number may also be an Excel number that lost its leading zero.
+# phonenumbers accepts every such number, as MOBILE and FIXED_LINE respectively;
+# tests/connectors/test_normalize.py checks this against the library on random inputs, so a metadata
+# change in a phonenumbers upgrade fails a test instead of silently diverging.
+_KR_MOBILE = re.compile(r"(?:\+82[ -]?|0|82[ -]?)?10([-. ]?)((?!59[7-9])[2-9][0-9]{3})\1([0-9]{4})")
+_KR_LANDLINE = re.compile(
+    r"(?:\+82[ -]?|0)(2|3[1-3]|4[1-4]|5[1-5]|6[1-4])([-. ]?)([1-9][0-9]{2,3})\2([0-9]{4})"
+)
+_LABEL_IN_BRACKETS = re.compile(r"\([^()0-9]*\)|\[[^\[\]0-9]*\]")
+_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#|내선)\s*[0-9]{1,6}\s*$", re.IGNORECASE)
+_NUMBER_SEPARATORS = re.compile(r"\s*[/,;\n]\s*")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_EXCEL_KR_NUMBER = re.compile(r"1[0-9]{8,9}")
+
+
+def normalize_phone(raw: str | None, region: str = "KR") -> tuple[str | None, str | None, str | None]:
+    """Return ``(e164, phone_type, problem)`` for a phone number written the way people write them.
+
+    ``region`` is the ISO country whose national format applies to numbers without a country code.
+    A cell holding several numbers (``010-... / 02-...``) yields the first valid one; a trailing label
+    in brackets (``(집)``) or an extension is ignored. ``phone_type`` is ``mobile``, ``fixed_line``,
+    ``voip`` or ``other``.
+    """
+    if raw is None:
+        return None, None, None
+    text = raw.strip()
+    if not text:
+        return None, None, None
+    region = region.upper()
+    # Outside KR only "+82..." can match: every other form the patterns accept is national.
+    if region == "KR" or text.startswith("+82"):
+        mobile = _KR_MOBILE.fullmatch(text)
+        if mobile is not None:
+            return f"+8210{mobile[2]}{mobile[3]}", "mobile", None
+        landline = _KR_LANDLINE.fullmatch(text)
+        if landline is not None:
+            return f"+82{landline[1]}{landline[3]}{landline[4]}", "fixed_line", None
+    return _normalize_phone_slow(text, region)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalize_phone_slow(text: str, region: str) -> tuple[str | None, str | None, str | None]:
+    cleaned = unicodedata.normalize("NFKC", text)
+    cleaned = _LABEL_IN_BRACKETS.sub(" ", cleaned)
+    problem = f"{text!r} is not a valid phone number for region {region}"
+    for candidate in _NUMBER_SEPARATORS.split(cleaned):
+        candidate = _EXTENSION.sub("", candidate).strip()
+        if not candidate or _LATIN_LETTER.search(candidate):
+            continue
+        if region == "KR" and _EXCEL_KR_NUMBER.fullmatch(candidate):
+            candidate = "0" + candidate
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            return e164, _PHONE_TYPES.get(phonenumbers.number_type(number), "other"), None
+    return None, None, problem
+
+
+_HANGUL_NAME = re.compile(r"[\uac00-\ud7a3]+(?:\s+[\uac00-\ud7a3]+)*")
+_LATIN_WORD = re.compile(r"[^\W\d_]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize_name(raw: str | None) -> str | None:
+    """Collapse whitespace; join Hangul names (``김 민수`` → ``김민수``); title-case Latin names written
+    all in capitals or all in lower case (mixed case is how the person spells it, e.g. ``McDonald``)."""
+    if raw is None:
+        return None
+    text = " ".join(raw.split())
+    if not text:
+        return None
+    if _HANGUL_NAME.fullmatch(text):
+        return text.replace(" ", "")
+    if text.isascii() and (text.isupper() or text.islower()):
+        return _LATIN_WORD.sub(lambda word: word[0].capitalize(), text)
+    return text
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize_company(raw: str | None) -> str | None:
+    """Collapse whitespace only: legal forms such as ``(주)`` or ``주식회사`` are part of the name."""
+    if raw is None:
+        return None
+    return " ".join(raw.split()) or None
+
+
+_ANSWER_NOISE = re.compile(r"[\s.,!?~'\"()\[\]:;·-]+")
+_CONSENT_NO = frozenset(
+    {
+        "동의하지않습니다",
+        "동의하지않음",
+        "동의하지않아요",
+        "동의안함",
+        "비동의",
+        "미동의",
+        "거부",
+        "거절",
+        "아니오",
+        "아니요",
+        "아니",
+        "수신거부",
+        "수신안함",
+        "미수신",
+        "no",
+        "n",
+        "false",
+        "0",
+        "x",
+        "✗",
+        "✘",
+        "disagree",
+        "idisagree",
+        "idonotagree",
+        "unchecked",
+        "optout",
+        "unsubscribe",
+        "unsubscribed",
+    }
+)
+_CONSENT_YES = frozenset(
+    {
+        "동의",
+        "동의함",
+        "동의합니다",
+        "동의해요",
+        "예",
+        "네",
+        "수신",
+        "수신동의",
+        "수신함",
+        "허용",
+        "yes",
+        "y",
+        "true",
+        "1",
+        "o",
+        "v",
+        "✓",
+        "✔",
+        "☑",
+        "checked",
+        "agree",
+        "iagree",
+        "optin",
+        "optedin",
+        "subscribe",
+        "subscribed",
+    }
+)
+# Checked after the exact answers, negatives first: "동의하지 않습니다" contains "동의".
+_CONSENT_NO_MARKERS = (
+    "않",
+    "안함",
+    "거부",
+    "거절",
+    "비동의",
+    "미동의",
+    "미수신",
+    "아니",
+    "disagree",
+    "not",
+    "dont",
+)
+_CONSENT_YES_MARKERS = ("동의", "수신", "agree", "yes", "optin", "subscribe")
+
+
+@lru_cache(maxsize=4096)
+def parse_consent(raw: str | None) -> tuple[bool | None, str | None]:
+    """Return ``(consent, problem)`` for a yes/no answer in Korean or English; blank is ``None``."""
+    if raw is None:
+        return None, None
+    text = _ANSWER_NOISE.sub("", unicodedata.normalize("NFKC", raw).lower())
+    if not text:
+        return None, None
+    if text in _CONSENT_NO:
+        return False, None
+    if text in _CONSENT_YES:
+        return True, None
+    if any(marker in text for marker in _CONSENT_NO_MARKERS):
+        return False, None
+    if any(marker in text for marker in _CONSENT_YES_MARKERS):
+        return True, None
+    return None, f"{raw!r} is not a recognised yes/no answer"
+
+
+_DAY_PERIOD = {"오전": "am", "오후": "pm", "am": "am", "pm": "pm"}
+# Optional time after a date: 12- or 24-hour clock, the day period before (Korean) or after (English) the
+# time, and an optional offset such as "+09:00" or the "GMT+9" that Google Forms downloads carry.
+_TIME = (
+    r"(?:(?:\s+|T)(?:(오전|오후|[ap]m)\s*)?(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
+    r"(?:\s*(오전|오후|[ap]m))?(?:\s*(?:gmt|utc)?\s*([+-]\d{1,2})(?::?(\d{2}))?|\s*(gmt|utc|z))?)?"
+)
+_YMD = re.compile(r"(\d{4})\s*[-./년]\s*(\d{1,2})\s*[-./월]\s*(\d{1,2})\s*[.일]?" + _TIME, re.IGNORECASE)
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}),?" + _TIME, re.IGNORECASE)
+_EPOCH = re.compile(r"\d{10}(?:\d{3})?")
+
+
+@lru_cache(maxsize=64)
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (``"Asia/Seoul"``); ``ValueError`` when it does not exist."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {name!r}") from error
+
+
+def parse_timestamp(raw: object, local_tz: str = "Asia/Seoul") -> tuple[datetime | None, str | None]:
+    """Return ``(utc_datetime, problem)`` for when a record was captured.
+
+    Accepts native ``datetime``/``date`` cells, epoch seconds or milliseconds, ISO 8601 with or without an
+    offset, ``2024-03-05``/``2024.03.05``/``2024/03/05``, Korean Google Forms ``2024. 3. 5 오후 2:31:07`` and
+    English Google Forms ``3/5/2024 14:31:07`` (month first, unless the first number cannot be a month).
+    Values without an offset are local time in ``local_tz``.
+    """
+    if raw is None:
+        return None, None
+    if isinstance(raw, datetime):
+        if raw.tzinfo is None:
+            raw = raw.replace(tzinfo=time_zone(local_tz))
+        return raw.astimezone(UTC), None
+    if isinstance(raw, date):
+        return datetime(raw.year, raw.month, raw.day, tzinfo=time_zone(local_tz)).astimezone(UTC), None
+    if isinstance(raw, bool):
+        return None, f"{raw!r} is not a recognised date/time"
+    if isinstance(raw, int | float):
+        return _from_epoch(raw, repr(raw))
+    text = str(raw).strip()
+    if not text:
+        return None, None
+    return _parse_timestamp_text(text, local_tz)
+
+
+def _from_epoch(value: float, shown: str) -> tuple[datetime | None, str | None]:
+    if 1e12 <= abs(value) < 1e14:
+        value = value / 1000
+    if 1e9 <= abs(value) < 1e11:
+        return datetime.fromtimestamp(value, UTC), None
+    return None, f"{shown} is not a recognised date/time"
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_timestamp_text(text: str, local_tz: str) -> tuple[datetime | None, str | None]:
+    problem = f"{text!r} is not a recognised date/time"
+    if _EPOCH.fullmatch(text):
+        return _from_epoch(int(text), repr(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        if match := _YMD.fullmatch(text):
+            year, month, day, *clock = match.groups()
+        elif match := _MDY.fullmatch(text):
+            month, day, year, *clock = match.groups()
+            if int(month) > 12 >= int(day):
+                month, day = day, month
+        else:
+            return None, problem
+        try:
+            parsed = _assemble(int(year), int(month), int(day), *clock)
+        except ValueError:
+            return None, problem
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=time_zone(local_tz))
+    return parsed.astimezone(UTC), None
+
+
+def _assemble(
+    year: int,
+    month: int,
+    day: int,
+    period_before: str | None,
+    hour: str | None,
+    minute: str | None,
+    second: str | None,
+    fraction: str | None,
+    period_after: str | None,
+    offset_hours: str | None,
+    offset_minutes: str | None,
+    utc_marker: str | None,
+) -> datetime:
+    hours = int(hour or 0)
+    period = period_before or period_after
+    if period:
+        if not 1 <= hours <= 12:
+            raise ValueError("hour out of range for a 12-hour clock")
+        hours = hours % 12 + (12 if _DAY_PERIOD[period.lower()] == "pm" else 0)
+    micro = int((fraction or "0").ljust(6, "0"))
+    zone = None
+    if offset_hours:
+        sign = -1 if offset_hours[0] == "-" else 1
+        zone = timezone(sign * timedelta(hours=int(offset_hours[1:]), minutes=int(offset_minutes or 0)))
+    elif utc_marker:
+        zone = UTC
+    return datetime(year, month, day, hours, int(minute or 0), int(second or 0), micro, tzinfo=zone)

@@ -1,0 +1,122 @@
+"""Ingestion: files a person dropped into the inbox land as immutable batches for dbt."""
+
+from collections.abc import Callable
+from functools import partial
+
+import dagster as dg
+
+from connectors.forms import read_form_export
+from connectors.headers import FileRead
+from connectors.inbox import IngestReport, ingest_inbox
+from connectors.landing import LandingZone
+from connectors.spreadsheets import read_spreadsheet
+from orchestration.lib.settings import DriplineSettings
+
+OWNERS = ["team:data-engineering"]
+SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
+FORM_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
+def _mapping_table(report: IngestReport) -> str:
+    """Markdown: for every file and sheet landed this run, which column became which field."""
+    lines = [
+        "| file | sheet | header row | rows | rejected | mapped columns | kept as attributes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for outcome in report.landed:
+        for sheet in outcome.sheets:
+            mapped = ", ".join(f"{column} → {name}" for column, name in sheet.mapping.items())
+            extras = ", ".join(sheet.extra_columns)
+            if sheet.skipped_reason:
+                mapped, extras = f"skipped: {sheet.skipped_reason}", ""
+            lines.append(
+                f"| {outcome.file} | {sheet.sheet or ''} | {sheet.header_row or ''} | {sheet.rows_read} "
+                f"| {sheet.rows_rejected} | {mapped} | {extras} |"
+            )
+    return "\n".join(lines)
+
+
+def _result(report: IngestReport) -> dg.MaterializeResult:
+    if report.failed:
+        raise dg.Failure(
+            description="Unreadable file(s) in the inbox; the other files were landed:\n"
+            + "\n".join(f"- {f.error}" for f in report.failed),
+            metadata={"files_failed": [f.file for f in report.failed], "files_landed": len(report.landed)},
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": report.rows_landed,
+            "rows_read": report.rows_read,
+            "rows_landed": report.rows_landed,
+            "rows_quarantined": report.rows_rejected,
+            "files_landed": len(report.landed),
+            "files_already_landed": len(report.already_landed),
+            "encodings": {f.file: f.encoding for f in report.landed if f.encoding},
+            "header_mapping": dg.MetadataValue.md(_mapping_table(report)),
+        }
+    )
+
+
+def _ingest(
+    context: dg.AssetExecutionContext,
+    settings: DriplineSettings,
+    source: str,
+    entity: str,
+    reader: Callable[..., FileRead],
+    suffixes: tuple[str, ...],
+    **reader_options: object,
+) -> dg.MaterializeResult:
+    inbox = settings.inbox_dir / source
+    read = partial(
+        reader,
+        inbox_dir=inbox,
+        default_region=settings.default_region,
+        extra_synonyms=settings.header_synonyms,
+        local_tz=settings.local_timezone,
+        **reader_options,
+    )
+    zone = LandingZone(settings.landing_dir, source, entity)
+    report = ingest_inbox(inbox, zone, read, suffixes, workers=settings.ingest_workers)
+    context.log.info(
+        f"{source}: {len(report.landed)} file(s) landed, {len(report.already_landed)} already landed, "
+        f"{len(report.failed)} unreadable; {report.rows_read} rows read, {report.rows_rejected} quarantined"
+    )
+    return _result(report)
+
+
+@dg.asset(
+    key=["spreadsheets", "contacts"],
+    group_name="ingest",
+    kinds={"python", "csv", "xlsx"},
+    owners=OWNERS,
+)
+def spreadsheet_contacts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One row per spreadsheet row found in `inbox/spreadsheets/` (.csv in UTF-8 or CP949, .xlsx).
+
+    Each file lands once as an immutable batch in `landing/spreadsheets/contacts/`, raw cells kept next
+    to their normalised values; rows without a usable channel land too, marked for quarantine.
+    """
+    settings = DriplineSettings()
+    return _ingest(
+        context,
+        settings,
+        "spreadsheets",
+        "contacts",
+        read_spreadsheet,
+        SPREADSHEET_SUFFIXES,
+        sheet=settings.spreadsheet_sheet,
+    )
+
+
+@dg.asset(
+    key=["forms", "submissions"],
+    group_name="ingest",
+    kinds={"python", "json", "csv"},
+    owners=OWNERS,
+)
+def form_submissions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One row per form submission found in `inbox/forms/` (Google Forms CSV exports, JSON/JSONL captures).
+
+    Each file lands once as an immutable batch in `landing/forms/submissions/`.
+    """
+    return _ingest(context, DriplineSettings(), "forms", "submissions", read_form_export, FORM_SUFFIXES)

@@ -1,0 +1,37 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestration.lib.paths import SAMPLE_INBOX_DIR
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory) -> Path:
+    """`dbt parse` once per session, as CI must before definitions load (they read the manifest)."""
+    from orchestration.lib.dbt_project import dbt_project
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRIPLINE_HOME", str(tmp_path_factory.mktemp("parse-home")))
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty Dripline home with its own Dagster instance directory."""
+    home = tmp_path / "home"
+    (home / "inbox" / "spreadsheets").mkdir(parents=True)
+    (home / "inbox" / "forms").mkdir(parents=True)
+    monkeypatch.setenv("DRIPLINE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    (home / "dagster").mkdir()
+    return home
+
+
+@pytest.fixture
+def sample_home(home) -> Path:
+    """A home whose inbox is a copy of the shipped sample data."""
+    shutil.rmtree(home / "inbox")
+    shutil.copytree(SAMPLE_INBOX_DIR, home / "inbox")
+    return home
