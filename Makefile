@@ -28,12 +28,12 @@ pytest: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+	$(BIN)/sqlfluff lint dbt_project/models
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/sqlfluff fix dbt_project/models dbt_project/macros
+	$(BIN)/sqlfluff fix dbt_project/models
 
 bench: install
 	$(BIN)/python bench/bench.py

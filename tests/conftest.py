@@ -1,9 +1,19 @@
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from orchestration.lib.paths import SAMPLE_INBOX_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_on_path():
+    """dagster-dbt runs the `dbt` on PATH: make it this virtualenv's, activated or not."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ import phonenumbers
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.headers import FIELDS
 from orchestration.lib.paths import DEFAULT_HOME
-
-FIELD_NAMES = ("record_id", "name", "email", "phone", "company", "consent_email", "record_at")
 
 
 class DriplineSettings(BaseSettings):
@@ -57,9 +56,9 @@ class DriplineSettings(BaseSettings):
     @field_validator("header_synonyms")
     @classmethod
     def _known_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = sorted(set(value) - set(FIELD_NAMES))
+        unknown = sorted(set(value) - set(FIELDS))
         if unknown:
-            raise ValueError(f"unknown field(s) {unknown}; header synonyms can extend {list(FIELD_NAMES)}")
+            raise ValueError(f"unknown field(s) {unknown}; header synonyms can extend {list(FIELDS)}")
         return value
 
     @property

@@ -1,0 +1,183 @@
+"""`dripline run`: the whole pipeline once, on the configured home, with a short human summary.
+
+`make run` calls this. Runs are recorded in the Dagster instance of the home, so `make ui` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestration.lib.paths import SAMPLE_INBOX_DIR
+from orchestration.lib.settings import DriplineSettings
+
+INBOX_KINDS = ("spreadsheets", "forms")
+
+
+def prepare_home(settings: DriplineSettings) -> list[str]:
+    """Create the home's folders; seed the demo home, and only it, with the shipped sample data."""
+    notes = []
+    if not settings.inbox_dir.exists() and settings.is_demo_home:
+        shutil.copytree(SAMPLE_INBOX_DIR, settings.inbox_dir)
+        notes.append(f"Seeded the demo home {settings.home} with the sample data in {SAMPLE_INBOX_DIR}.")
+    for kind in INBOX_KINDS:
+        (settings.inbox_dir / kind).mkdir(parents=True, exist_ok=True)
+    if not any(p.is_file() for p in settings.inbox_dir.rglob("*")):
+        notes.append(
+            f"The inbox {settings.inbox_dir} is empty: put .csv/.xlsx files in spreadsheets/ and "
+            ".csv/.json/.jsonl form exports in forms/."
+        )
+    return notes
+
+
+def use_home(settings: DriplineSettings) -> None:
+    """Point dbt and the Dagster instance at the home (they read the environment, not our settings).
+
+    dagster-dbt runs the `dbt` it finds on PATH: put this interpreter's scripts first, so that
+    `.venv/bin/dripline` works without an activated virtualenv.
+    """
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.environ["DRIPLINE_HOME"] = str(settings.home)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+
+
+def _mask(name: str | None) -> str:
+    """김민수 → 김*수, Minsu Kim → M****u: enough to recognise a merge, not to read a name off a screen."""
+    if not name:
+        return "(no name)"
+    compact = name.replace(" ", "")
+    if len(compact) <= 2:
+        return compact[0] + "*"
+    return compact[0] + "*" * (len(compact) - 2) + compact[-1]
+
+
+def warehouse_summary(warehouse: Path, top: int = 5) -> dict[str, Any]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        customers, consented, merged_customers = connection.execute(
+            """
+            select count(*), count(*) filter (where consent_email), count(*) filter (where record_count > 1)
+            from customers
+            """
+        ).fetchall()[0]
+        records = connection.execute("select count(*) from customer_source_records").fetchall()[0][0]
+        quarantined = connection.execute(
+            "select reason from quarantined_rows order by source, source_file, source_row"
+        ).fetchall()
+        top_merges = connection.execute(
+            """
+            select c.customer_id, c.full_name, c.record_count, c.sources,
+                   string_agg(distinct r.match_rule, ', ' order by r.match_rule)
+            from customers as c
+            inner join customer_source_records as r on r.customer_id = c.customer_id
+            where c.record_count > 1
+            group by all
+            order by c.record_count desc, c.customer_id
+            limit ?
+            """,
+            [top],
+        ).fetchall()
+    return {
+        "customers": customers,
+        "consented": consented,
+        "merged_customers": merged_customers,
+        "records": records,
+        "quarantined": [r[0] for r in quarantined],
+        "top_merges": top_merges,
+    }
+
+
+def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -> str:
+    lines = ["", "Dripline run summary", "--------------------"]
+    for key, meta in sorted(ingest.items()):
+        lines.append(
+            f"{key:<22} {meta.get('files_landed', 0)} new file(s), {meta.get('files_already_landed', 0)} "
+            f"already landed; {meta.get('rows_read', 0)} rows read, "
+            f"{meta.get('rows_quarantined', 0)} quarantined"
+        )
+    customers, records = summary["customers"], summary["records"]
+    share = summary["consented"] / customers if customers else 0.0
+    lines += [
+        f"{'source records':<22} {records} accepted, {len(summary['quarantined'])} quarantined",
+        f"{'customers':<22} {customers} ({records - customers} records merged into "
+        f"{summary['merged_customers']} multi-record customers); {share:.0%} with a consented email",
+    ]
+    if summary["top_merges"]:
+        lines.append("top merges:")
+        for customer_id, name, count, sources, rules in summary["top_merges"]:
+            lines.append(
+                f"  {customer_id}  {_mask(name):<12} {count} records from {sources} (joined by {rules})"
+            )
+    if summary["quarantined"]:
+        lines.append("quarantined rows (see the quarantined_rows table):")
+        lines += [f"  {reason}" for reason in summary["quarantined"][:10]]
+        if len(summary["quarantined"]) > 10:
+            lines.append(f"  … and {len(summary['quarantined']) - 10} more")
+    return "\n".join(lines)
+
+
+def run_pipeline(settings: DriplineSettings) -> tuple[bool, dict[str, dict[str, Any]], list[str]]:
+    """Materialise every asset once; returns success, ingest metadata by asset, and failure messages."""
+    import dagster as dg
+
+    from orchestration.lib.dbt_project import dbt_project
+
+    dbt_project.preparer.prepare(dbt_project)
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def("pipeline_job")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    ingest = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization.asset_key.path[0] in INBOX_KINDS:
+            ingest[materialization.asset_key.to_user_string()] = {
+                k: v.value for k, v in materialization.metadata.items()
+            }
+    failures = [
+        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.error
+    ]
+    return result.success, ingest, failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dripline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole pipeline once and print a summary")
+    sub.add_parser("ui", help="start the Dagster UI on the home (dagster dev)")
+    args, rest = parser.parse_known_args(argv)
+
+    settings = DriplineSettings()
+    if args.command == "ui":
+        prepare_home(settings)
+        use_home(settings)
+        command = [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions", *rest]
+        os.execv(sys.executable, command)
+    for note in prepare_home(settings):
+        print(note)
+    use_home(settings)
+    print(f"Running the pipeline on {settings.home} …", flush=True)
+    success, ingest, failures = run_pipeline(settings)
+    if not success:
+        print("\nThe run failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    print(format_summary(ingest, warehouse_summary(settings.warehouse_path)))
+    print(
+        f"\nWarehouse: {settings.warehouse_path}\nUI: make ui (runs are kept in {os.environ['DAGSTER_HOME']})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
