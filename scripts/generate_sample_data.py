@@ -16,8 +16,8 @@ the groups that must stay apart, the records to reject, the expected consent of 
 writes it next to the inbox as ``manifest.json``, outside the folders that are ingested.
 
 Matching (expected: one customer each)
-- ``phone_format_variants`` [minsu_kim_masitneun]: 010-1234-5678 in the customer list,
-  +82 10-1234-5678 in the event leads, 01012345678 in the Korean form, and 1012345678 stored as a
+- ``phone_format_variants`` [minsu_kim_masitneun]: 010-4821-7730 in the customer list,
+  +82 10-4821-7730 in the event leads, 01048217730 in the Korean form, and 1048217730 stored as a
   number in the sales workbook (Excel dropped the leading zero).
 - ``gmail_dots_and_plus_tags`` [minsu_kim_masitneun]: Kim.Minsu@Gmail.com and kimminsu+event@gmail.com;
   Gmail ignores dots and ``+tags`` in the local part.
@@ -311,13 +311,13 @@ def _planted() -> tuple[list[Record], list[Case]]:
     # Hand-aligned so that each planted row reads like the row it becomes.
     # fmt: off
     minsu = [
-        Record(CUSTOMER_LIST, "minsu_kim_masitneun", "김민수", "Kim.Minsu@Gmail.com", "010-1234-5678",
+        Record(CUSTOMER_LIST, "minsu_kim_masitneun", "김민수", "Kim.Minsu@Gmail.com", "010-4821-7730",
                "(주)맛있는케이터링", "케이터링", True, _kst(2024, 1, 15)),
         Record(EVENT_LEADS, "minsu_kim_masitneun", "Minsu Kim", "kimminsu+event@gmail.com",
-               "+82 10-1234-5678", "Masitneun Catering Co., Ltd.", "Catering", True, _kst(2024, 10, 16)),
-        Record(KR_FORM, "minsu_kim_masitneun", "김 민수", "KIM.MINSU@GMAIL.COM ", "01012345678",
+               "+82 10-4821-7730", "Masitneun Catering Co., Ltd.", "Catering", True, _kst(2024, 10, 16)),
+        Record(KR_FORM, "minsu_kim_masitneun", "김 민수", "KIM.MINSU@GMAIL.COM ", "01048217730",
                "맛있는케이터링", at=_kst(2024, 4, 2, 14, 31, 7)),
-        Record(ACCOUNTS, "minsu_kim_masitneun", "김민수", "", 1012345678, "맛있는케이터링",
+        Record(ACCOUNTS, "minsu_kim_masitneun", "김민수", "", 1048217730, "맛있는케이터링",
                note="대표님 직통"),
     ]
     minsu_hanbit = [
@@ -402,7 +402,7 @@ def _planted() -> tuple[list[Record], list[Case]]:
 
     cases = [
         Case("phone_format_variants", "merge",
-             "010-1234-5678, +82 10-1234-5678, 01012345678 and the number 1012345678 are one phone", minsu),
+             "010-4821-7730, +82 10-4821-7730, 01048217730 and the number 1048217730 are one phone", minsu),
         Case("gmail_dots_and_plus_tags", "merge",
              "Kim.Minsu@Gmail.com and kimminsu+event@gmail.com are one Gmail mailbox", minsu[:2]),
         Case("email_case_and_whitespace", "merge",
