@@ -1,19 +1,5 @@
 with
 
-spreadsheet_contacts as (
-
-    select * from {{ ref('stg_spreadsheets__contacts') }}
-    where not is_rejected
-
-),
-
-form_submissions as (
-
-    select * from {{ ref('stg_forms__submissions') }}
-    where not is_rejected
-
-),
-
 role_mailboxes as (
 
     select * from {{ ref('role_mailboxes') }}
@@ -28,49 +14,26 @@ placeholder_contacts as (
 
 unioned as (
 
-    select
-        source,
-        source_record_id,
-        load_id,
-        loaded_at,
-        first_loaded_at,
-        source_file,
-        source_sheet,
-        source_row,
-        record_at,
-        full_name,
-        name_key,
-        email,
-        email_local_part,
-        email_domain,
-        phone,
-        phone_type,
-        company,
-        consent_email
-    from spreadsheet_contacts
-
-    union all
-
-    select
-        source,
-        source_record_id,
-        load_id,
-        loaded_at,
-        first_loaded_at,
-        source_file,
-        source_sheet,
-        source_row,
-        record_at,
-        full_name,
-        name_key,
-        email,
-        email_local_part,
-        email_domain,
-        phone,
-        phone_type,
-        company,
-        consent_email
-    from form_submissions
+    {{ union_contact_staging([
+        'source',
+        'source_record_id',
+        'load_id',
+        'loaded_at',
+        'first_loaded_at',
+        'source_file',
+        'source_sheet',
+        'source_row',
+        'record_at',
+        'full_name',
+        'name_key',
+        'email',
+        'email_local_part',
+        'email_domain',
+        'phone',
+        'phone_type',
+        'company',
+        'consent_email',
+    ], rejected=false) }}
 
 ),
 

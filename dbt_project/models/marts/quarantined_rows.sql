@@ -1,47 +1,25 @@
 with
 
-spreadsheet_contacts as (
+rejected as (
 
-    select * from {{ ref('stg_spreadsheets__contacts') }}
-    where is_rejected
+    {{ union_contact_staging([
+        'source',
+        'source_record_id',
+        'source_file',
+        'source_sheet',
+        'source_row',
+        'rejection_reason as reason',
+        'raw_row',
+        'loaded_at',
+        'load_id',
+    ], rejected=true) }}
 
 ),
 
-form_submissions as (
+final as (
 
-    select * from {{ ref('stg_forms__submissions') }}
-    where is_rejected
-
-),
-
-unioned as (
-
-    select
-        source,
-        source_record_id,
-        source_file,
-        source_sheet,
-        source_row,
-        rejection_reason as reason,
-        raw_row,
-        loaded_at,
-        load_id
-    from spreadsheet_contacts
-
-    union all
-
-    select
-        source,
-        source_record_id,
-        source_file,
-        source_sheet,
-        source_row,
-        rejection_reason as reason,
-        raw_row,
-        loaded_at,
-        load_id
-    from form_submissions
+    select * from rejected
 
 )
 
-select * from unioned
+select * from final

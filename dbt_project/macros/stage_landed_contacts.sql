@@ -1,0 +1,73 @@
+{#-
+    Staging for a landed contact source: the current version of each record (the latest batch it landed
+    in; a person re-dropped an edited file) with the time it first landed, renamed and trimmed, with the
+    name and email keys the identity rules use. Accepted and rejected rows both pass (is_rejected).
+-#}
+{% macro stage_landed_contacts(source_relation) -%}
+with
+
+source as (
+
+    select * from {{ source_relation }}
+
+),
+
+versioned as (
+
+    select
+        *,
+        row_number() over (
+            partition by _source, source_record_id
+            order by _loaded_at desc, _load_id desc, _source_row desc
+        ) as version_rank,
+        min(_loaded_at) over (partition by _source, source_record_id) as first_loaded_at
+    from source
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        source_record_id,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        first_loaded_at,
+        _source_file as source_file,
+        _source_sheet as source_sheet,
+        _source_row as source_row,
+        record_at,
+        nullif(trim(full_name), '') as full_name,
+        nullif(trim(email), '') as email,
+        nullif(trim(phone), '') as phone,
+        phone_type,
+        nullif(trim(company), '') as company,
+        consent_email,
+        raw_name,
+        raw_email,
+        raw_phone,
+        raw_company,
+        raw_consent_email,
+        raw_row,
+        attributes,
+        field_issues,
+        rejection_reason,
+        rejection_reason is not null as is_rejected
+    from versioned
+    where version_rank = 1
+
+),
+
+final as (
+
+    select
+        *,
+        {{ name_key('full_name') }} as name_key,
+        {{ email_local_part('email') }} as email_local_part,
+        {{ email_domain('email') }} as email_domain
+    from renamed
+
+)
+
+select * from final
+{%- endmacro %}
