@@ -4,7 +4,8 @@ webhook captures (``.json`` holding one payload or an array of them, ``.jsonl`` 
 A submission is identified by its own id when the export carries one (``"submission=<id>"``, the same
 in every export of the form, so re-exports deduplicate), else by its position in the file.
 Nested payload objects are flattened to dotted keys (``data.email``) and matched by their last part;
-a one-element list (Apps Script ``namedValues``) counts as its element.
+a one-element list (Apps Script ``namedValues``) counts as its element. Each payload is mapped by its
+own shape (set of keys), so one capture may mix flat and nested payloads.
 """
 
 from __future__ import annotations
@@ -67,14 +68,14 @@ def read_form_export(
     if suffix in JSON_SUFFIXES:
         codec, encoding = detect_encoding(path, relative)
         payloads = _json_payloads(path.read_text(encoding=codec), relative)
-        report = _read_payloads(payloads, builder, synonyms, where=f"{relative} element ")
-        return FileRead(builder.table(), [report], encoding)
+        reports = _read_payloads(payloads, builder, synonyms, where=f"{relative} element ")
+        return FileRead(builder.table(), reports, encoding)
     if suffix in JSONL_SUFFIXES:
         codec, encoding = detect_encoding(path, relative)
         with path.open(encoding=codec) as handle:
             payloads = list(_jsonl_payloads(handle))
-        report = _read_payloads(payloads, builder, synonyms, where=f"{relative} line ")
-        return FileRead(builder.table(), [report], encoding)
+        reports = _read_payloads(payloads, builder, synonyms, where=f"{relative} line ")
+        return FileRead(builder.table(), reports, encoding)
     raise UnreadableFileError(
         f"{relative}: not a form export (expected .csv, .json or .jsonl, got {path.suffix!r})"
     )
@@ -137,41 +138,115 @@ def _read_payloads(
     synonyms: SynonymTable,
     *,
     where: str,
-) -> SheetReport:
-    flattened = [
-        (number, _flatten(payload) if problem is None else {}) for number, payload, problem in payloads
-    ]
-    keys: dict[str, int] = {}
-    for _, flat in flattened:
-        for key in flat:
-            keys.setdefault(key, len(keys))
-    headers = list(keys)
-    leaves = [key.rsplit(".", 1)[-1] for key in headers]
-    sample = [[_text(flat.get(key)) for key in headers] for _, flat in flattened[:_SAMPLE_RECORDS] if flat]
-    mapping = map_headers(leaves, synonyms, sample_rows=sample)
-    if headers and not CONTACT_FIELDS & set(mapping.values()):
+) -> list[SheetReport]:
+    """Records for the payloads of one file, mapped shape by shape; a report per table of shapes.
+
+    A capture can mix payload shapes (a flat ``{"email": ...}`` and a nested ``{"data": {"이메일": ...}}``),
+    so each distinct tuple of flattened keys is mapped on its own, once. Shapes whose mappings agree are
+    read as one table (see ``_ShapeGroup``); genuinely different shapes become separate tables, each with
+    its own ``SheetReport``.
+    """
+    flattened: list[tuple[dict[str, object], tuple[str, ...]] | None] = []
+    samples: dict[tuple[str, ...], list[list[str | None]]] = {}  # shape -> its first payloads, as text
+    for _, payload, problem in payloads:
+        if problem is not None or not isinstance(payload, dict):
+            flattened.append(None)
+            continue
+        flat = _flatten(payload)
+        shape = tuple(flat)
+        flattened.append((flat, shape))
+        shape_samples = samples.setdefault(shape, [])
+        if flat and len(shape_samples) < _SAMPLE_RECORDS:
+            shape_samples.append([_text(value) for value in flat.values()])
+
+    groups: list[_ShapeGroup] = []
+    group_of: dict[tuple[str, ...], _ShapeGroup] = {}
+    for shape, shape_samples in samples.items():
+        leaves = [key.rsplit(".", 1)[-1] for key in shape]
+        mapping = {
+            shape[index]: name
+            for index, name in map_headers(leaves, synonyms, sample_rows=shape_samples).items()
+        }
+        group = next((group for group in groups if group.accepts(shape, mapping)), None)
+        if group is None:
+            group = _ShapeGroup()
+            groups.append(group)
+        group.add(shape, mapping)
+        group_of[shape] = group
+
+    all_keys = list(dict.fromkeys(key for shape in samples for key in shape))
+    if all_keys and not any(group.has_contact for group in groups):
         raise UnreadableFileError(
             f"{builder.relative_file}: no recognisable contact fields among the keys "
-            f"{', '.join(headers[:20])} (need a name, email or phone)"
+            f"{', '.join(all_keys[:20])} (need an email or phone)"
         )
-    table = TableRecords(
-        builder,
-        sheet=None,
-        headers=headers,
-        mapping=mapping,
-        header_row=None,
-        where=where,
-        column_name=lambda index: headers[index],
-    )
-    for (number, payload, problem), (_, flat) in zip(payloads, flattened, strict=True):
-        if problem is not None:
-            table.add_unparseable(
-                number, problem, payload if isinstance(payload, dict) else {"value": payload}
-            )
+    if not groups:
+        groups.append(_ShapeGroup())
+
+    seen_ids: dict[str, int] = {}  # one file, one id space: a repeated id is caught across tables
+    for group in groups:
+        group.start(builder, where, seen_ids)
+    # Lines that are not payloads are counted in the main table (the first with contact fields).
+    main = next((group for group in groups if group.has_contact), groups[0])
+    for (number, payload, problem), parsed in zip(payloads, flattened, strict=True):
+        if parsed is None:
+            raw = payload if isinstance(payload, dict) else {"value": payload}
+            main.table.add_unparseable(number, problem or "not a JSON object", raw)
             continue
-        values = [flat.get(key) for key in headers]
-        table.add(number, [_text(value) for value in values], values, raw_row=_JSON.encode(payload))
-    return table.report
+        flat, shape = parsed
+        group = group_of[shape]
+        values = [flat.get(key) for key in group.headers]
+        group.table.add(number, [_text(value) for value in values], values, raw_row=_JSON.encode(payload))
+    reports = [group.table.report for group in groups]
+    # A table of nothing but empty payloads (skipped like blank rows) is noise, unless it is all there is.
+    return [report for report in reports if report.rows_read] or reports[:1]
+
+
+class _ShapeGroup:
+    """Payload shapes read as one table: the union of their keys, mapped the same way in each.
+
+    A shape joins a group when it agrees with it on every key they share (mapped to the same field, or
+    unmapped in both), maps no field to a different key, and has contact fields exactly when the group
+    does. So shapes differing only by optional keys (``utm`` in some payloads, ``phone`` left out of
+    others) share a table, while ``{"submission_id", "name", ...}`` and ``{"id", "data.이름", ...}``, which
+    name the id differently, do not; nor does a stray shape with no contact field (a ping, a test event)
+    join a real one, so its rows are rejected for having no email or phone column.
+    """
+
+    def __init__(self) -> None:
+        self.keys: dict[str, None] = {}  # ordered set: the table's headers
+        self.fields: dict[str, str] = {}  # key -> field
+        self.keys_of: dict[str, str] = {}  # field -> key
+        self.has_contact: bool | None = None
+        self.headers: list[str] = []
+        self.table: TableRecords
+
+    def accepts(self, shape: tuple[str, ...], mapping: dict[str, str]) -> bool:
+        if self.has_contact is not None and self.has_contact != bool(CONTACT_FIELDS & set(mapping.values())):
+            return False
+        for key in shape:
+            if key in self.keys and self.fields.get(key) != mapping.get(key):
+                return False
+        return all(self.keys_of.get(name, key) == key for key, name in mapping.items())
+
+    def add(self, shape: tuple[str, ...], mapping: dict[str, str]) -> None:
+        self.keys.update(dict.fromkeys(shape))
+        self.fields.update(mapping)
+        self.keys_of.update((name, key) for key, name in mapping.items())
+        self.has_contact = bool(CONTACT_FIELDS & set(self.fields.values()))
+
+    def start(self, builder: RecordBuilder, where: str, seen_ids: dict[str, int]) -> None:
+        headers = self.headers = list(self.keys)
+        self.table = TableRecords(
+            builder,
+            sheet=None,
+            headers=headers,
+            mapping={index: self.fields[key] for index, key in enumerate(headers) if key in self.fields},
+            header_row=None,
+            where=where,
+            column_name=lambda index: headers[index],
+        )
+        self.table.seen_ids = seen_ids
 
 
 def _flatten(payload: dict, prefix: str = "") -> dict[str, object]:

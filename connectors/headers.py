@@ -41,8 +41,9 @@ class UnreadableFileError(Exception):
 
 
 FIELDS: tuple[str, ...] = ("record_id", "record_at", "name", "email", "phone", "company", "consent_email")
-# A header row must name one of these: without a way to name or reach a person it is not a contact list.
-CONTACT_FIELDS = frozenset({"name", "email", "phone"})
+# A header row must name one of these: a table with no way to reach anyone is not a contact list (a
+# notes sheet whose sentence mentions a 담당자 is not a list of names either).
+CONTACT_FIELDS = frozenset({"email", "phone"})
 HEADER_SEARCH_ROWS = 20
 
 DEFAULT_SYNONYMS: dict[str, list[str]] = {
@@ -305,13 +306,15 @@ def _looks_like_ids(values: list[str]) -> bool:
     )
 
 
-def header_score(cells: Sequence[str | None], synonyms: SynonymTable | None = None) -> int:
-    """How many distinct fields a row names; 0 unless it names a name, email or phone column."""
+def header_score(
+    cells: Sequence[str | None], synonyms: SynonymTable | None = None, *, exact_only: bool = False
+) -> int:
+    """How many distinct fields a row names; 0 unless it names an email or phone column."""
     table = synonyms or _table(None)
     fields = set()
     for cell in cells:
         matched = table.match(cell)
-        if matched is not None and not (
+        if matched is not None and not (exact_only and matched[1] < 2) and not (
             matched[0] == "record_id" and normalize_header(cell or "") in _AMBIGUOUS_ID_HEADERS
         ):
             fields.add(matched[0])
@@ -324,15 +327,17 @@ def find_header_row(
 ) -> int | None:
     """Index of the header row among the first rows (title rows and blank lines may precede it), or None.
 
-    The header is the row naming the most fields; it must name a name, email or phone column and at
-    least two fields, or one when the table has a single column.
+    The header is the row naming the most fields; it must name an email or phone column and at
+    least two fields, or, when the table has a single column, one field named exactly: a lone cell
+    that merely contains a word like 휴대폰 is a sentence in a notes sheet, not a header.
     """
     table = _table(synonyms)
     width = max((sum(1 for cell in row if cell is not None and cell.strip()) for row in rows), default=0)
-    needed = 1 if width <= 1 else 2
+    single_column = width <= 1
+    needed = 1 if single_column else 2
     best_index, best_score = None, 0
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        score = header_score(row, table)
+        score = header_score(row, table, exact_only=single_column)
         if score >= needed and score > best_score:
             best_index, best_score = index, score
     return best_index

@@ -215,6 +215,150 @@ def test_apps_script_named_values_lists_count_as_their_single_value(inbox):
     assert record["record_at"] == datetime(2024, 3, 5, 5, 31, 7, tzinfo=UTC)
 
 
+FLAT_SIGNUP = {
+    "submission_id": "lp_1",
+    "submitted_at": "2024-06-14T19:36:16+09:00",
+    "name": "Hannah Tanaka",
+    "email": "",
+    "phone": "01024123105",
+    "company": "한빛푸드",
+    "marketing_consent": False,
+}
+NESTED_SIGNUP = {
+    "id": "lp_2",
+    "created_at": "2024-06-23T03:12:55Z",
+    "data": {"이름": "박우진", "이메일": "parkwoojin@bluefork.co.kr", "휴대폰": "010-2749-8889"},
+}
+FLAT_SIGNUP_2 = {
+    "submission_id": "lp_3",
+    "submitted_at": "2024-06-27T20:05:12+09:00",
+    "name": "Daniel Park",
+    "email": "Contact@Brightside.io",
+    "phone": "010-5150-3398",
+    "company": "Brightside Events",
+    "marketing_consent": True,
+}
+NESTED_SIGNUP_2 = {
+    "id": "lp_4",
+    "created_at": "2024-06-25T07:38:53Z",
+    "data": {"이름": "이서현", "이메일": "", "휴대폰": "010-9968-1434"},
+}
+MIXED_SIGNUPS = [FLAT_SIGNUP, NESTED_SIGNUP, FLAT_SIGNUP_2, NESTED_SIGNUP_2]
+
+
+def _assert_mixed_signups_read(records: list[dict], rows: list[int]) -> None:
+    assert [r["rejection_reason"] for r in records] == [None] * 4
+    assert [r["_source_row"] for r in records] == rows
+    assert [r["source_record_id"] for r in records] == [
+        "submission=lp_1",
+        "submission=lp_2",
+        "submission=lp_3",
+        "submission=lp_4",
+    ]
+    assert [r["record_at"] for r in records] == [
+        datetime(2024, 6, 14, 10, 36, 16, tzinfo=UTC),
+        datetime(2024, 6, 23, 3, 12, 55, tzinfo=UTC),
+        datetime(2024, 6, 27, 11, 5, 12, tzinfo=UTC),
+        datetime(2024, 6, 25, 7, 38, 53, tzinfo=UTC),
+    ]
+    assert [r["full_name"] for r in records] == ["Hannah Tanaka", "박우진", "Daniel Park", "이서현"]
+    assert [r["email"] for r in records] == [None, "parkwoojin@bluefork.co.kr", "contact@brightside.io", None]
+    assert [r["phone"] for r in records] == [
+        "+821024123105",
+        "+821027498889",
+        "+821051503398",
+        "+821099681434",
+    ]
+    assert [r["consent_email"] for r in records] == [False, None, True, None]
+    assert json.loads(records[1]["raw_row"]) == NESTED_SIGNUP
+
+
+def test_json_array_mixing_flat_and_nested_payloads_maps_each_by_its_shape(inbox):
+    path = inbox / "forms" / "signups.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(MIXED_SIGNUPS, ensure_ascii=False), encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    _assert_mixed_signups_read(_records(result), rows=[1, 2, 3, 4])
+    flat, nested = result.sheets
+    assert flat.mapping == {
+        "submission_id": "record_id",
+        "submitted_at": "record_at",
+        "name": "name",
+        "email": "email",
+        "phone": "phone",
+        "company": "company",
+        "marketing_consent": "consent_email",
+    }
+    assert nested.mapping == {
+        "id": "record_id",
+        "created_at": "record_at",
+        "data.이름": "name",
+        "data.이메일": "email",
+        "data.휴대폰": "phone",
+    }
+    assert (flat.sheet, nested.sheet) == (None, None)
+    assert [(s.rows_read, s.rows_rejected) for s in result.sheets] == [(2, 0), (2, 0)]
+
+
+def test_jsonl_mixing_payload_shapes_maps_each_by_its_shape(inbox):
+    path = inbox / "signups.jsonl"
+    lines = [json.dumps(payload, ensure_ascii=False) for payload in MIXED_SIGNUPS]
+    path.write_text("\n".join([*lines[:2], "{broken", *lines[2:]]) + "\n", encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    records = _records(result)
+    assert records[2]["rejection_reason"] == (
+        "signups.jsonl line 3: not valid JSON (Expecting property name enclosed in double quotes at column 2)"
+    )
+    _assert_mixed_signups_read(records[:2] + records[3:], rows=[1, 2, 4, 5])
+    assert (result.rows_read, result.rows_rejected) == (5, 1)
+
+
+def test_payload_shapes_differing_by_optional_keys_share_one_table(inbox):
+    payloads = [
+        {"id": "a", "email": "a@x.com"},
+        {"id": "b", "email": "b@x.com", "phone": "010-1111-2222", "utm": "ad"},
+        {"id": "c", "phone": "010-3333-4444"},
+    ]
+    path = inbox / "hooks.json"
+    path.write_text(json.dumps(payloads), encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    (report,) = result.sheets
+    assert report.mapping == {"id": "record_id", "email": "email", "phone": "phone"}
+    assert report.extra_columns == ["utm"]
+    assert [r["rejection_reason"] for r in _records(result)] == [None] * 3
+
+
+def test_a_stray_payload_shape_without_contact_fields_is_rejected_not_the_file(inbox):
+    payloads = [
+        NESTED_SIGNUP,
+        {"event": "ping", "hook_id": 42},
+        FLAT_SIGNUP_2,
+    ]
+    path = inbox / "hooks.json"
+    path.write_text(json.dumps(payloads, ensure_ascii=False), encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    nested, stray, flat = _records(result)
+    assert (nested["rejection_reason"], flat["rejection_reason"]) == (None, None)
+    assert (nested["email"], flat["email"]) == ("parkwoojin@bluefork.co.kr", "contact@brightside.io")
+    assert stray["rejection_reason"] == (
+        "hooks.json element 2: no valid email or phone (no email column; no phone column)"
+    )
+    assert json.loads(stray["raw_row"]) == {"event": "ping", "hook_id": 42}
+    assert stray["source_record_id"] == "hooks.json:row=2"
+    assert (result.rows_read, result.rows_rejected) == (3, 1)
+
+
+def test_a_submission_id_repeated_across_payload_shapes_is_caught(inbox):
+    payloads = [{"id": "x1", "email": "a@x.com"}, {"submission_id": "x1", "data": {"phone": "01011112222"}}]
+    path = inbox / "hooks.json"
+    path.write_text(json.dumps(payloads), encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    assert len(result.sheets) == 2
+    first, second = _records(result)
+    assert (first["source_record_id"], second["source_record_id"]) == ("submission=x1", "hooks.json:row=2")
+    assert "repeats the id of row 1" in second["field_issues"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

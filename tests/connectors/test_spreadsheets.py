@@ -464,3 +464,49 @@ def test_both_readers_and_headers_export_the_file_read_contract():
     assert spreadsheets.FileRead is forms.FileRead is headers.FileRead
     assert spreadsheets.SheetReport is forms.SheetReport is headers.SheetReport
     assert spreadsheets.UnreadableFileError is forms.UnreadableFileError is headers.UnreadableFileError
+
+
+def test_a_notes_sheet_whose_sentences_mention_phones_and_contacts_is_skipped_not_quarantined(
+    inbox, write_xlsx
+):
+    # Regression: "…담당자" and "…휴대폰 번호를…" in a one-column notes sheet were taken for headers, so
+    # its sentences became quarantined contact rows.
+    path = write_xlsx(
+        inbox / "book.xlsx",
+        {
+            "명단": [["이름", "휴대폰"], ["김민수", "010-2345-6789"]],
+            "설명": [
+                ["작성 안내"],
+                [None],
+                ["- 거래처: 2024년 상반기까지 등록된 담당자"],
+                ["- 대표번호(02-555-1234)만 아는 경우 비고에 개인 휴대폰 번호를 따로 적어 주세요."],
+            ],
+        },
+    )
+    result = read_spreadsheet(path, inbox_dir=inbox)
+    assert result.table.num_rows == 1
+    notes = next(s for s in result.sheets if s.sheet == "설명")
+    assert notes.skipped_reason and notes.rows_read == 0
+
+
+def test_a_one_column_sheet_with_an_exact_header_is_a_contact_list(inbox, write_xlsx):
+    path = write_xlsx(
+        inbox / "emails.xlsx", {"Sheet1": [["이메일"], ["minsu@hanbit.kr"], ["jane@bluefork.io"]]}
+    )
+    assert read_spreadsheet(path, inbox_dir=inbox).table.column("email").to_pylist() == [
+        "minsu@hanbit.kr",
+        "jane@bluefork.io",
+    ]
+
+
+def test_a_sheet_of_names_without_any_channel_is_skipped_with_a_reason(inbox, write_xlsx):
+    path = write_xlsx(
+        inbox / "names.xlsx",
+        {
+            "연락처": [["이름", "이메일"], ["김민수", "minsu@hanbit.kr"]],
+            "참석자": [["이름", "회사"], ["이영희", "한빛푸드"]],
+        },
+    )
+    result = read_spreadsheet(path, inbox_dir=inbox)
+    assert result.table.num_rows == 1
+    assert next(s for s in result.sheets if s.sheet == "참석자").skipped_reason

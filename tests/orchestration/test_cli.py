@@ -1,0 +1,50 @@
+import pytest
+
+from orchestration import cli
+from orchestration.lib.settings import DriplineSettings
+
+
+def test_a_home_of_ones_own_is_never_seeded_with_sample_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "mine"))
+    notes = cli.prepare_home(DriplineSettings())
+    assert sorted(p.name for p in (tmp_path / "mine" / "inbox").iterdir()) == ["forms", "spreadsheets"]
+    assert not any(p.is_file() for p in (tmp_path / "mine").rglob("*"))
+    assert any("is empty" in note for note in notes)
+
+
+def test_a_home_with_its_own_inbox_keeps_exactly_its_files(tmp_path, monkeypatch):
+    inbox = tmp_path / "mine" / "inbox" / "spreadsheets"
+    inbox.mkdir(parents=True)
+    (inbox / "ours.csv").write_text("이름,이메일\n김민수,minsu@hanbit.kr\n", encoding="utf-8")
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "mine"))
+    assert cli.prepare_home(DriplineSettings()) == []
+    files = [
+        p.relative_to(tmp_path / "mine").as_posix() for p in (tmp_path / "mine").rglob("*") if p.is_file()
+    ]
+    assert files == ["inbox/spreadsheets/ours.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [("김민수", "김*수"), ("Minsu Kim", "M******m"), ("이준", "이*"), (None, "(no name)"), ("", "(no name)")],
+)
+def test_names_in_the_terminal_summary_are_masked(name, masked):
+    assert cli._mask(name) == masked
+
+
+def test_the_summary_names_counts_merges_and_quarantine_reasons():
+    text = cli.format_summary(
+        {"spreadsheets/contacts": {"files_landed": 2, "rows_read": 10, "rows_quarantined": 1}},
+        {
+            "customers": 7,
+            "consented": 3,
+            "merged_customers": 2,
+            "records": 9,
+            "quarantined": ["a.csv row 3: no valid email or phone"],
+            "top_merges": [("cus_1", "김민수", 3, "forms,spreadsheets", "email, phone")],
+        },
+    )
+    assert "2 new file(s)" in text and "10 rows read, 1 quarantined" in text
+    assert "7 (2 records merged into 2 multi-record customers); 43% with a consented email" in text
+    assert "cus_1  김*수" in text and "김민수" not in text
+    assert "a.csv row 3: no valid email or phone" in text
