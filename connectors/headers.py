@@ -314,8 +314,10 @@ def header_score(
     fields = set()
     for cell in cells:
         matched = table.match(cell)
-        if matched is not None and not (exact_only and matched[1] < 2) and not (
-            matched[0] == "record_id" and normalize_header(cell or "") in _AMBIGUOUS_ID_HEADERS
+        if (
+            matched is not None
+            and not (exact_only and matched[1] < 2)
+            and not (matched[0] == "record_id" and normalize_header(cell or "") in _AMBIGUOUS_ID_HEADERS)
         ):
             fields.add(matched[0])
     return len(fields) if fields & CONTACT_FIELDS else 0
