@@ -133,7 +133,12 @@ def run_pipeline(settings: DriplineSettings) -> tuple[bool, dict[str, dict[str, 
 
     job = defs().resolve_job_def("pipeline_job")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Step-by-step engine events belong in the UI, not in the terminal of `make run`.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
     ingest = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
