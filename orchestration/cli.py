@@ -44,6 +44,10 @@ def use_home(settings: DriplineSettings) -> None:
     os.environ["DRIPLINE_HOME"] = str(settings.home)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_config = dagster_home / "dagster.yaml"
+    if not instance_config.exists():
+        # Runs, events and schedules live in SQLite files here; nothing is sent anywhere.
+        instance_config.write_text("telemetry:\n  enabled: false\n")
 
 
 def _mask(name: str | None) -> str:
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ui":
         prepare_home(settings)
         use_home(settings)
-        command = [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions", *rest]
+        command = [sys.executable, "-m", "dagster", "dev", *rest]  # the code location is in pyproject.toml
         os.execv(sys.executable, command)
     for note in prepare_home(settings):
         print(note)
