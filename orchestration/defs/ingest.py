@@ -13,8 +13,9 @@ from connectors.spreadsheets import read_spreadsheet
 from orchestration.lib.settings import DriplineSettings
 
 OWNERS = ["team:data-engineering"]
-SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
-FORM_SUFFIXES = (".csv", ".json", ".jsonl")
+# .txt is left out: a note a person drops beside the exports is not a table.
+SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
+FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 
 
 def _mapping_table(report: IngestReport) -> str:
