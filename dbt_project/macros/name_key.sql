@@ -9,7 +9,7 @@
     {%- set folded = "lower(nfc_normalize(" ~ full_name ~ "))" -%}
     nullif(
         case
-            when regexp_matches({{ folded }}, '[\p{Hangul}\p{Han}\p{Hiragana}\p{Katakana}]')
+            when {{ is_east_asian_name(folded) }}
                 then regexp_replace({{ folded }}, '[^\p{L}\p{M}\p{N}]', '', 'g')
             else array_to_string(
                 list_sort(
@@ -23,4 +23,10 @@
         end,
         ''
     )
+{%- endmacro %}
+
+
+{#- True when a name is written in an East Asian script (Hangul, Han, Kana), whose word order carries meaning. -#}
+{% macro is_east_asian_name(name) -%}
+    regexp_matches({{ name }}, '[\p{Hangul}\p{Han}\p{Hiragana}\p{Katakana}]')
 {%- endmacro %}

@@ -1,7 +1,12 @@
 {#-
-    Staging for a landed contact source: the current version of each record (the latest batch it landed
-    in; a person re-dropped an edited file) with the time it first landed, renamed and trimmed, with the
-    name and email keys the identity rules use. Accepted and rejected rows both pass (is_rejected).
+    Staging for a landed contact source: the current version of each record with the time it first
+    landed, renamed and trimmed, with the name and email keys the identity rules use. Accepted and
+    rejected rows both pass (is_rejected).
+
+    A file that lands again (a person re-dropped it after editing) is a new version of the whole file:
+    only its latest batch counts, so a row deleted from the file leaves the warehouse and rows renumbered
+    by the edit are not counted twice. Earlier batches stay in landing, and first_loaded_at still
+    remembers when each record id was first seen.
 -#}
 {% macro stage_landed_contacts(source_relation) -%}
 with
@@ -16,12 +21,25 @@ versioned as (
 
     select
         *,
+        min(_loaded_at) over (partition by _source, source_record_id) as first_loaded_at,
+        _load_id = first_value(_load_id) over (
+            partition by _source, _source_file
+            order by _loaded_at desc, _load_id desc
+        ) as is_latest_file_version
+    from source
+
+),
+
+current_versions as (
+
+    select
+        *,
         row_number() over (
             partition by _source, source_record_id
             order by _loaded_at desc, _load_id desc, _source_row desc
-        ) as version_rank,
-        min(_loaded_at) over (partition by _source, source_record_id) as first_loaded_at
-    from source
+        ) as version_rank
+    from versioned
+    where is_latest_file_version
 
 ),
 
@@ -53,7 +71,7 @@ renamed as (
         field_issues,
         rejection_reason,
         rejection_reason is not null as is_rejected
-    from versioned
+    from current_versions
     where version_rank = 1
 
 ),

@@ -33,6 +33,7 @@ unioned as (
         'phone_type',
         'company',
         'consent_email',
+        'field_issues',
     ], rejected=false) }}
 
 ),
@@ -83,6 +84,7 @@ final as (
         unioned.phone_type,
         unioned.company,
         unioned.consent_email,
+        unioned.field_issues,
         role_mailboxes.local_part is not null as is_role_email,
         (
             placeholder_emails.email is not null

@@ -4,10 +4,10 @@
 --
 -- Which values are team values depends on what kind of value it is. A landline (or any number that is
 -- not a mobile) written next to two different names is an office switchboard. A mobile number or a
--- personal mailbox belongs to one person, whose name is often written two ways (김민수 in a form, Minsu
--- Kim in the CRM), so two names on it are a spelling, not two people; only when more names than
--- var('personal_key_max_names') share it (a sales rep's own mobile typed in for every contact) is it
--- treated as a team value.
+-- personal mailbox belongs to one person, whose name is often written once in Hangul and once in Latin
+-- letters (김민수 in a form, Minsu Kim in the CRM): that is one person, spelled twice. Two different names
+-- in the same script on it (김철수 and 이순자 behind the owner's mobile of a small shop) are two people,
+-- and the value becomes a team value.
 with
 
 contacts as (
@@ -60,9 +60,9 @@ shared_values as (
     from key_values
     group by key_kind, key_value
     having
-        count(distinct name_key) > case
-            when bool_and(is_personal_value) then {{ var('personal_key_max_names') }} else 1
-        end
+        (not bool_and(is_personal_value) and count(distinct name_key) > 1)
+        or count(distinct name_key) filter (where {{ is_east_asian_name('name_key') }}) > 1
+        or count(distinct name_key) filter (where not {{ is_east_asian_name('name_key') }}) > 1
 
 ),
 

@@ -69,7 +69,8 @@ final as (
         contacts.source_file,
         contacts.source_sheet,
         contacts.source_row,
-        contacts.loaded_at
+        contacts.loaded_at,
+        contacts.field_issues
     from contacts
     inner join customer_ids
         on contacts.record_key = customer_ids.record_key

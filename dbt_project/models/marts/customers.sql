@@ -2,7 +2,9 @@
 -- coalesce(record_at, loaded_at) desc, then source priority (var source_priority, lower wins), then
 -- source_record_id. On top of that, primary_email prefers personal over role mailboxes (info@) and
 -- primary_phone prefers mobile numbers; placeholders never surface. consent_email is the latest explicit
--- answer, so a later refusal withdraws an earlier yes, and no answer at all means not consented.
+-- answer, so a later refusal withdraws an earlier yes, and no answer at all means not consented. An answer
+-- with no date of its own counts as of when it landed, an upper bound of when it was given: so an undated
+-- yes cannot outrank any refusal (the refusal may be the later answer), while an undated refusal counts.
 with
 
 contacts as (
@@ -27,6 +29,7 @@ customer_records as (
         contacts.phone,
         contacts.company,
         contacts.consent_email,
+        contacts.record_at,
         contacts.email is not null and not contacts.is_placeholder_email as has_email,
         contacts.is_role_email,
         contacts.phone is not null and not contacts.is_placeholder_phone as has_phone,
@@ -60,7 +63,11 @@ final as (
         ) as primary_phone,
         min_by(company, recency_rank) filter (where company is not null) as company,
         coalesce(
-            min_by(consent_email, recency_rank) filter (where consent_email is not null),
+            min_by(consent_email, recency_rank) filter (where consent_email is not null)
+            and (
+                min_by(record_at is not null, recency_rank) filter (where consent_email is not null)
+                or not coalesce(bool_or(not consent_email), false)
+            ),
             false
         ) as consent_email,
         count(distinct source) as source_count,
