@@ -1,0 +1,1 @@
+"""Loopback fakes of external APIs, speaking their wire format, for connector tests."""
