@@ -50,13 +50,13 @@ def ingest_stage(home: Path, source: str, workers: int) -> dict:
     from functools import partial
 
     from connectors.forms import read_form_export
-    from connectors.inbox import ingest_inbox
+    from connectors.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, ingest_inbox
     from connectors.landing import LandingZone
     from connectors.spreadsheets import read_spreadsheet
 
     reader, entity, suffixes = {
-        "spreadsheets": (read_spreadsheet, "contacts", (".csv", ".xlsx")),
-        "forms": (read_form_export, "submissions", (".csv", ".json", ".jsonl")),
+        "spreadsheets": (read_spreadsheet, "contacts", SPREADSHEET_SUFFIXES),
+        "forms": (read_form_export, "submissions", FORM_SUFFIXES),
     }[source]
     inbox = home / "inbox" / source
     read = partial(reader, inbox_dir=inbox, default_region="KR", local_tz="Asia/Seoul")

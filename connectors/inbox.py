@@ -1,13 +1,17 @@
 """Ingest the files a person dropped into an inbox folder into the landing zone.
 
-Each file becomes one immutable batch whose id is the SHA-256 of its bytes: a file already landed is
-skipped without being read again, so dropping the same file twice or re-running after a crash never
-duplicates a record. An unreadable file is reported, never half-landed, and does not stop the others.
+Each file becomes one immutable batch whose id is the SHA-256 of its bytes and of how it was read (the
+reader options and ``READER_VERSION``): a file already landed is skipped without being read again, so
+dropping the same file twice or re-running after a crash never duplicates a record, while a file read
+with other options (a new header synonym, another default region) lands again as a new version of
+itself. An unreadable file is reported, never half-landed, and does not stop the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,6 +21,17 @@ from connectors.headers import FileRead, SheetReport, UnreadableFileError
 from connectors.landing import LandingZone, file_sha256
 
 Reader = Callable[[Path], FileRead]
+
+# Bump when a change to the readers should re-read files that already landed.
+READER_VERSION = 1
+SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")  # not .txt: a note is not a table
+FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
+
+
+def batch_id_for(file_digest: str, reading: Mapping[str, object]) -> str:
+    """The id of a file's batch: its content and how it was read, so new reader options re-land it."""
+    options = json.dumps({**reading, "reader_version": READER_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(f"{file_digest}\n{options}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -60,11 +75,8 @@ class IngestReport:
 
     @property
     def rows_landed(self) -> int:
+        """Every row read lands, rejected ones included (they surface in quarantined_rows)."""
         return self.rows_read
-
-    @property
-    def rows_accepted(self) -> int:
-        return self.rows_read - self.rows_rejected
 
 
 def inbox_files(directory: Path, suffixes: Iterable[str]) -> list[Path]:
@@ -107,14 +119,18 @@ def ingest_inbox(
     read: Reader,
     suffixes: Iterable[str],
     workers: int = 1,
+    reading: Mapping[str, object] | None = None,
 ) -> IngestReport:
-    """Land every file of ``inbox_dir`` not landed yet; ``read`` must be picklable when ``workers > 1``."""
+    """Land every file of ``inbox_dir`` not landed yet with these ``reading`` options.
+
+    ``read`` must be picklable when ``workers > 1``; ``reading`` names the options ``read`` applies.
+    """
     zone.prepare()
     # Hash first, so that two copies of one file in the inbox land once.
     first_path_of: dict[str, Path] = {}
     copies: list[FileOutcome] = []
     for path in inbox_files(inbox_dir, suffixes):
-        batch_id = file_sha256(path)
+        batch_id = batch_id_for(file_sha256(path), reading or {})
         if batch_id in first_path_of:
             relative = path.relative_to(inbox_dir).as_posix()
             copies.append(FileOutcome(file=relative, batch_id=batch_id, status="already_landed"))

@@ -101,6 +101,10 @@ class LandingZone:
         if not schema_path.exists():
             self._atomic_write(self.schema.empty_table(), schema_path)
 
+    @property
+    def reader_schema(self) -> pa.Schema:
+        return pa.schema([f for f in self.schema if f.name not in ("_load_id", "_loaded_at")])
+
     def batch_path(self, batch_id: str) -> Path:
         return self.directory / f"{batch_id}.parquet"
 
@@ -109,6 +113,10 @@ class LandingZone:
 
     def batch_ids(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.parquet") if p.name != SCHEMA_FILE)
+
+    def row_count(self) -> int:
+        """Rows in every landed batch, from the parquet footers (no data is read)."""
+        return sum(pq.read_metadata(self.batch_path(b)).num_rows for b in self.batch_ids())
 
     def write_batch(
         self,
@@ -128,8 +136,7 @@ class LandingZone:
         if isinstance(records, pa.Table):
             table = records
         else:
-            reader_schema = pa.schema([f for f in self.schema if f.name not in ("_load_id", "_loaded_at")])
-            table = pa.Table.from_pylist(list(records), schema=reader_schema)
+            table = pa.Table.from_pylist(list(records), schema=self.reader_schema)
         n = table.num_rows
         table = table.add_column(0, self.schema.field("_loaded_at"), pa.array([loaded_at] * n, _TS))
         table = table.add_column(0, self.schema.field("_load_id"), pa.array([batch_id] * n, pa.string()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from orchestration.lib.paths import SAMPLE_INBOX_DIR
 from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.warehouse import customer_counts
 
 INBOX_KINDS = ("spreadsheets", "forms")
 
@@ -63,18 +65,15 @@ def _mask(name: str | None) -> str:
 def warehouse_summary(warehouse: Path, top: int = 5) -> dict[str, Any]:
     import duckdb
 
+    summary: dict[str, Any] = customer_counts(warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        customers, consented, merged_customers = connection.execute(
-            """
-            select count(*), count(*) filter (where consent_email), count(*) filter (where record_count > 1)
-            from customers
-            """
-        ).fetchall()[0]
-        records = connection.execute("select count(*) from customer_source_records").fetchall()[0][0]
-        quarantined = connection.execute(
-            "select reason from quarantined_rows order by source, source_file, source_row"
-        ).fetchall()
-        top_merges = connection.execute(
+        summary["quarantine_reasons"] = [
+            reason
+            for (reason,) in connection.execute(
+                "select reason from quarantined_rows order by source, source_file, source_sheet, source_row"
+            ).fetchall()
+        ]
+        summary["top_merges"] = connection.execute(
             """
             select c.customer_id, c.full_name, c.record_count, c.sources,
                    string_agg(distinct r.match_rule, ', ' order by r.match_rule)
@@ -87,14 +86,12 @@ def warehouse_summary(warehouse: Path, top: int = 5) -> dict[str, Any]:
             """,
             [top],
         ).fetchall()
-    return {
-        "customers": customers,
-        "consented": consented,
-        "merged_customers": merged_customers,
-        "records": records,
-        "quarantined": [r[0] for r in quarantined],
-        "top_merges": top_merges,
-    }
+    return summary
+
+
+def _redact(reason: str) -> str:
+    """A reason names file, row and field; the values it quotes stay in the warehouse, not the terminal."""
+    return re.sub(r"'[^']*'", "'…'", reason)
 
 
 def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -> str:
@@ -108,7 +105,7 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
     customers, records = summary["customers"], summary["records"]
     share = summary["consented"] / customers if customers else 0.0
     lines += [
-        f"{'source records':<22} {records} accepted, {len(summary['quarantined'])} quarantined",
+        f"{'source records':<22} {records} accepted, {summary['quarantined']} quarantined",
         f"{'customers':<22} {customers} ({records - customers} records merged into "
         f"{summary['merged_customers']} multi-record customers); {share:.0%} with a consented email",
     ]
@@ -118,11 +115,12 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
             lines.append(
                 f"  {customer_id}  {_mask(name):<12} {count} records from {sources} (joined by {rules})"
             )
-    if summary["quarantined"]:
-        lines.append("quarantined rows (see the quarantined_rows table):")
-        lines += [f"  {reason}" for reason in summary["quarantined"][:10]]
-        if len(summary["quarantined"]) > 10:
-            lines.append(f"  … and {len(summary['quarantined']) - 10} more")
+    reasons = summary["quarantine_reasons"]
+    if reasons:
+        lines.append("quarantined rows (values are in the quarantined_rows table):")
+        lines += [f"  {_redact(reason)}" for reason in reasons[:10]]
+        if len(reasons) > 10:
+            lines.append(f"  … and {len(reasons) - 10} more")
     return "\n".join(lines)
 
 

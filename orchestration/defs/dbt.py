@@ -2,14 +2,15 @@
 
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.lib.dbt_project import dbt_project
 from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.warehouse import customer_counts
 
 dbt_project.prepare_if_dev()
 
@@ -24,21 +25,17 @@ class DriplineDbtTranslator(DagsterDbtTranslator):
         return ["team:data-engineering"]
 
 
-def customer_metrics(warehouse: str) -> dict[str, Any]:
-    """Counts a marketer reads on the `customers` asset; no personal data."""
-    with duckdb.connect(warehouse, read_only=True) as connection:
-        customers, consented = connection.execute(
-            "select count(*), count(*) filter (where consent_email) from customers"
-        ).fetchall()[0]
-        records = connection.execute("select count(*) from customer_source_records").fetchall()[0][0]
-        quarantined = connection.execute("select count(*) from quarantined_rows").fetchall()[0][0]
+def customer_metrics(warehouse: Path) -> dict[str, Any]:
+    """What a marketer reads on the `customers` asset; no personal data."""
+    counts = customer_counts(warehouse)
+    customers = counts["customers"]
     return {
         "customer_count": customers,
-        "source_record_count": records,
-        "merge_count": records - customers,
-        "quarantined_row_count": quarantined,
+        "source_record_count": counts["records"],
+        "merge_count": counts["records"] - customers,
+        "quarantined_row_count": counts["quarantined"],
         "consented_email_share": dg.MetadataValue.float(
-            round(consented / customers, 4) if customers else 0.0
+            round(counts["consented"] / customers, 4) if customers else 0.0
         ),
     }
 
@@ -55,4 +52,4 @@ def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) 
         else:
             yield event
     for event in held_back:
-        yield event.with_metadata({**event.metadata, **customer_metrics(str(settings.warehouse_path))})
+        yield event.with_metadata({**event.metadata, **customer_metrics(settings.warehouse_path)})

@@ -7,15 +7,12 @@ import dagster as dg
 
 from connectors.forms import read_form_export
 from connectors.headers import FileRead
-from connectors.inbox import IngestReport, ingest_inbox
+from connectors.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, IngestReport, ingest_inbox
 from connectors.landing import LandingZone
 from connectors.spreadsheets import read_spreadsheet
 from orchestration.lib.settings import DriplineSettings
 
 OWNERS = ["team:data-engineering"]
-# .txt is left out: a note a person drops beside the exports is not a table.
-SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")
-FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 
 
 def _mapping_table(report: IngestReport) -> str:
@@ -37,7 +34,7 @@ def _mapping_table(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def _result(report: IngestReport) -> dg.MaterializeResult:
+def _result(report: IngestReport, zone: LandingZone) -> dg.MaterializeResult:
     if report.failed:
         raise dg.Failure(
             description="Unreadable file(s) in the inbox; the other files were landed:\n"
@@ -46,7 +43,8 @@ def _result(report: IngestReport) -> dg.MaterializeResult:
         )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": report.rows_landed,
+            # The asset is the landing zone: all it holds, this run's additions below.
+            "dagster/row_count": zone.row_count(),
             "rows_read": report.rows_read,
             "rows_landed": report.rows_landed,
             "rows_quarantined": report.rows_rejected,
@@ -68,21 +66,20 @@ def _ingest(
     **reader_options: object,
 ) -> dg.MaterializeResult:
     inbox = settings.inbox_dir / source
-    read = partial(
-        reader,
-        inbox_dir=inbox,
-        default_region=settings.default_region,
-        extra_synonyms=settings.header_synonyms,
-        local_tz=settings.local_timezone,
+    reading = {
+        "default_region": settings.default_region,
+        "extra_synonyms": settings.header_synonyms,
+        "local_tz": settings.local_timezone,
         **reader_options,
-    )
+    }
+    read = partial(reader, inbox_dir=inbox, **reading)
     zone = LandingZone(settings.landing_dir, source, entity)
-    report = ingest_inbox(inbox, zone, read, suffixes, workers=settings.ingest_workers)
+    report = ingest_inbox(inbox, zone, read, suffixes, workers=settings.ingest_workers, reading=reading)
     context.log.info(
         f"{source}: {len(report.landed)} file(s) landed, {len(report.already_landed)} already landed, "
         f"{len(report.failed)} unreadable; {report.rows_read} rows read, {report.rows_rejected} quarantined"
     )
-    return _result(report)
+    return _result(report, zone)
 
 
 @dg.asset(

@@ -104,3 +104,23 @@ def test_hidden_files_and_office_lock_files_are_not_inbox_files(inbox):
     (inbox / "notes.txt").write_text("x")
     names = [p.relative_to(inbox).as_posix() for p in inbox_files(inbox, (".csv", ".xlsx"))]
     assert names == ["a.csv", "team/b.csv"]
+
+
+def test_a_file_read_with_other_options_lands_again_as_a_new_version(tmp_path, zone):
+    # Regression: the batch id was the file's hash alone, so a new header synonym never re-read a file.
+    inbox = tmp_path / "inbox" / "spreadsheets"
+    inbox.mkdir(parents=True)
+    (inbox / "hp.csv").write_text("이름,이메일,HP\n김민수,minsu@,010-2345-6789\n", encoding="utf-8")
+
+    def ingest(synonyms):
+        read = partial(read_spreadsheet, inbox_dir=inbox, extra_synonyms=synonyms)
+        return ingest_inbox(inbox, zone, read, (".csv",), reading={"extra_synonyms": synonyms})
+
+    first = ingest({})
+    assert first.rows_rejected == 1
+    assert {f.status for f in ingest({}).files} == {"already_landed"}
+    second = ingest({"phone": ["HP"]})
+    assert [f.status for f in second.files] == ["landed"]
+    assert second.rows_rejected == 0
+    assert len(zone.batch_ids()) == 2
+    assert zone.row_count() == 2

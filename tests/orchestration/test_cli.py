@@ -40,11 +40,15 @@ def test_the_summary_names_counts_merges_and_quarantine_reasons():
             "consented": 3,
             "merged_customers": 2,
             "records": 9,
-            "quarantined": ["a.csv row 3: no valid email or phone"],
+            "quarantined": 1,
+            "quarantine_reasons": [
+                "a.csv row 3: no valid email or phone (email: 'kim@' is not a valid address)"
+            ],
             "top_merges": [("cus_1", "김민수", 3, "forms,spreadsheets", "email, phone")],
         },
     )
     assert "2 new file(s)" in text and "10 rows read, 1 quarantined" in text
     assert "7 (2 records merged into 2 multi-record customers); 43% with a consented email" in text
     assert "cus_1  김*수" in text and "김민수" not in text
-    assert "a.csv row 3: no valid email or phone" in text
+    assert "a.csv row 3: no valid email or phone (email: '…' is not a valid address)" in text
+    assert "kim@" not in text
