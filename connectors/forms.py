@@ -1,8 +1,12 @@
 """Reading form submissions: Google Forms response downloads (``.csv``, Korean or English locale) and
 webhook captures (``.json`` holding one payload or an array of them, ``.jsonl`` with one per line).
 
-A submission is identified by its own id when the export carries one (``"submission=<id>"``, the same
-in every export of the form, so re-exports deduplicate), else by its position in the file.
+A submission is identified by its own id when the export carries one, else by its position in the file
+(``"<file>:row=<n>"``). An id is taken as global, ``"submission=<id>"`` (the same in every export of the
+form, so re-exports deduplicate), only when it looks globally unique: at least 8 characters and not
+purely digits (``lp_a4886cf4c2f0``, a UUID, a Typeform token). Any other id (``1``, ``17``, ``r-001``,
+a ``번호``/``순번``/``No`` column numbering the rows of one export) is scoped to its file,
+``"<file>:id=<id>"``, since two exports that each number their rows 1, 2, 3 are different people.
 Nested payload objects are flattened to dotted keys (``data.email``) and matched by their last part;
 a one-element list (Apps Script ``namedValues``) counts as its element. Each payload is mapped by its
 own shape (set of keys), so one capture may mix flat and nested payloads.
@@ -17,7 +21,7 @@ from pathlib import Path
 from connectors.headers import CONTACT_FIELDS, SynonymTable, UnreadableFileError, map_headers
 from connectors.normalize import cell_text
 from connectors.records import FileRead, RecordBuilder, SheetReport, TableRecords, relative_posix_path
-from connectors.spreadsheets import CSV_SUFFIXES, detect_encoding, file_modified_at, read_csv_table
+from connectors.spreadsheets import CSV_SUFFIXES, detect_encoding, read_csv_table
 
 __all__ = [
     "JSONL_SUFFIXES",
@@ -26,6 +30,7 @@ __all__ = [
     "SheetReport",
     "UnreadableFileError",
     "read_form_export",
+    "submission_key",
 ]
 
 JSON_SUFFIXES = frozenset({".json"})
@@ -54,10 +59,9 @@ def read_form_export(
     builder = RecordBuilder(
         source="forms",
         relative_file=relative,
-        default_record_at=file_modified_at(path),
         region=default_region,
         local_tz=local_tz,
-        id_key=lambda _sheet, value: f"submission={value}",
+        id_key=lambda _sheet, value: submission_key(relative, value),
         row_key=lambda _sheet, row: f"{relative}:row={row}",
     )
     synonyms = SynonymTable.build(extra_synonyms)
@@ -79,6 +83,14 @@ def read_form_export(
     raise UnreadableFileError(
         f"{relative}: not a form export (expected .csv, .json or .jsonl, got {path.suffix!r})"
     )
+
+
+def submission_key(relative_file: str, value: str) -> str:
+    """``source_record_id`` of a submission whose id is ``value``: global for an id that looks globally
+    unique (8+ characters, not purely digits), else scoped to the file (see the module docstring)."""
+    if len(value) >= 8 and not value.isdigit():
+        return f"submission={value}"
+    return f"{relative_file}:id={value}"
 
 
 def _json_payloads(text: str, relative: str) -> list[tuple[int, object, str | None]]:

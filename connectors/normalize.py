@@ -7,19 +7,20 @@ one and explain what it could not use. Empty input is never a problem; it is sim
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 __all__ = [
-    "ROLE_MAILBOXES",
+    "PLACEHOLDER_CONTACTS_CSV",
     "cell_text",
-    "is_role_mailbox",
     "normalize_company",
     "normalize_email",
     "normalize_name",
@@ -62,38 +63,28 @@ _EMAIL_RE = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
 )
 _ANGLE_ADDRESS = re.compile(r"<([^<>]+)>")
-_PLACEHOLDER_ADDRESSES = frozenset({"test@test.com", "example@example.com"})
-_PLACEHOLDER_DOMAINS = frozenset({"example.com", "example.org", "example.net"})
-_PLACEHOLDER_LOCALS = frozenset({"no-email", "noemail", "none"})
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-
-ROLE_MAILBOXES = frozenset(
-    {
-        "admin",
-        "administrator",
-        "billing",
-        "contact",
-        "cs",
-        "customer",
-        "help",
-        "hello",
-        "helpdesk",
-        "hr",
-        "info",
-        "mail",
-        "marketing",
-        "master",
-        "no-reply",
-        "noreply",
-        "office",
-        "postmaster",
-        "sales",
-        "service",
-        "support",
-        "team",
-        "webmaster",
-    }
+PLACEHOLDER_PROBLEM = "placeholder value"
+# The one list of values that identify nobody, shared with dbt (which drops them from identity matching).
+PLACEHOLDER_CONTACTS_CSV = (
+    Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "placeholder_contacts.csv"
 )
+
+
+@cache
+def placeholder_contacts() -> dict[str, frozenset[str]]:
+    """``{kind: values}`` from ``dbt_project/seeds/placeholder_contacts.csv``, read once, on first use.
+
+    Kinds: ``email`` (a normalised address), ``email_domain`` and ``phone`` (E.164).
+    """
+    kinds: dict[str, set[str]] = {"email": set(), "email_domain": set(), "phone": set()}
+    with PLACEHOLDER_CONTACTS_CSV.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            kind = (row.get("kind") or "").strip()
+            value = (row.get("value") or "").strip()
+            if kind in kinds and value:
+                kinds[kind].add(value if kind == "phone" else value.lower())
+    return {kind: frozenset(values) for kind, values in kinds.items()}
 
 
 def normalize_email(raw: str | None) -> tuple[str | None, str | None]:
@@ -123,23 +114,17 @@ def normalize_email(raw: str | None) -> tuple[str | None, str | None]:
     if not _EMAIL_RE.fullmatch(text):
         return None, f"{raw!r} is not a valid address"
     local, domain = text.rsplit("@", 1)
-    if text in _PLACEHOLDER_ADDRESSES or domain in _PLACEHOLDER_DOMAINS or local in _PLACEHOLDER_LOCALS:
-        return None, f"{raw!r} is a placeholder address"
     local = local.split("+", 1)[0]
     if domain in _GMAIL_DOMAINS:
         local = local.replace(".", "")
         domain = "gmail.com"
     if not local:
         return None, f"{raw!r} is not a valid address"
-    return f"{local}@{domain}", None
-
-
-def is_role_mailbox(email: str | None) -> bool:
-    """True for shared mailboxes (``info@``, ``sales@``...) that reach a team rather than a person."""
-    if not email or "@" not in email:
-        return False
-    local = email.rsplit("@", 1)[0].lower().split("+", 1)[0]
-    return local in ROLE_MAILBOXES
+    address = f"{local}@{domain}"
+    placeholders = placeholder_contacts()
+    if address in placeholders["email"] or domain in placeholders["email_domain"]:
+        return None, PLACEHOLDER_PROBLEM
+    return address, None
 
 
 _PHONE_TYPES = {
@@ -171,7 +156,8 @@ def normalize_phone(raw: str | None, region: str = "KR") -> tuple[str | None, st
     ``region`` is the ISO country whose national format applies to numbers without a country code.
     A cell holding several numbers (``010-... / 02-...``) yields the first valid one; a trailing label
     in brackets (``(집)``) or an extension is ignored. ``phone_type`` is ``mobile``, ``fixed_line``,
-    ``voip`` or ``other``.
+    ``voip`` or ``other``. A placeholder number (``010-1234-5678``, see ``placeholder_contacts``) is
+    no number: its problem is ``PLACEHOLDER_PROBLEM``.
     """
     if raw is None:
         return None, None, None
@@ -183,10 +169,16 @@ def normalize_phone(raw: str | None, region: str = "KR") -> tuple[str | None, st
     if region == "KR" or text.startswith("+82"):
         mobile = _KR_MOBILE.fullmatch(text)
         if mobile is not None:
-            return f"+8210{mobile[2]}{mobile[3]}", "mobile", None
+            e164 = f"+8210{mobile[2]}{mobile[3]}"
+            if e164 in placeholder_contacts()["phone"]:
+                return None, None, PLACEHOLDER_PROBLEM
+            return e164, "mobile", None
         landline = _KR_LANDLINE.fullmatch(text)
         if landline is not None:
-            return f"+82{landline[1]}{landline[3]}{landline[4]}", "fixed_line", None
+            e164 = f"+82{landline[1]}{landline[3]}{landline[4]}"
+            if e164 in placeholder_contacts()["phone"]:
+                return None, None, PLACEHOLDER_PROBLEM
+            return e164, "fixed_line", None
     return _normalize_phone_slow(text, region)
 
 
@@ -195,6 +187,7 @@ def _normalize_phone_slow(text: str, region: str) -> tuple[str | None, str | Non
     cleaned = unicodedata.normalize("NFKC", text)
     cleaned = _LABEL_IN_BRACKETS.sub(" ", cleaned)
     problem = f"{text!r} is not a valid phone number for region {region}"
+    placeholders = placeholder_contacts()["phone"]
     for candidate in _NUMBER_SEPARATORS.split(cleaned):
         candidate = _EXTENSION.sub("", candidate).strip()
         if not candidate or _LATIN_LETTER.search(candidate):
@@ -207,6 +200,9 @@ def _normalize_phone_slow(text: str, region: str) -> tuple[str | None, str | Non
             continue
         if phonenumbers.is_valid_number(number):
             e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            if e164 in placeholders:  # a real number may follow: "010-0000-0000 / 02-123-4567"
+                problem = PLACEHOLDER_PROBLEM
+                continue
             return e164, _PHONE_TYPES.get(phonenumbers.number_type(number), "other"), None
     return None, None, problem
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from json.encoder import encode_basestring
 from pathlib import Path
 
@@ -107,7 +106,6 @@ class RecordBuilder:
         *,
         source: str,
         relative_file: str,
-        default_record_at: datetime,
         region: str,
         local_tz: str,
         id_key: Callable[[str | None, str], str],
@@ -115,7 +113,6 @@ class RecordBuilder:
     ) -> None:
         self.source = source
         self.relative_file = relative_file
-        self.default_record_at = default_record_at
         self.region = region
         self.local_tz = local_tz
         self.id_key = id_key
@@ -128,6 +125,15 @@ class RecordBuilder:
         self._rows.append(record)
         if len(self._rows) >= BATCH_ROWS:
             self._flush()
+
+    def checkpoint(self) -> int:
+        """Mark the records so far; ``rollback`` to the mark discards everything added after it."""
+        self._flush()
+        return len(self._batches)
+
+    def rollback(self, mark: int) -> None:
+        del self._batches[mark:]
+        self._rows = []
 
     def _flush(self) -> None:
         if not self._rows:
@@ -228,15 +234,16 @@ class TableRecords:
             if consent_problem:
                 issues.append(f"consent_email: {consent_problem}")
 
-        record_at = builder.default_record_at
+        # A row is dated by its own date cell or not at all: a file's save time says nothing about when
+        # its rows were captured, and record_at orders consent answers downstream.
+        record_at = None
         if self.i_at >= 0:
             when = values[self.i_at] if values is not None else texts[self.i_at]
             if when is not None and when != "":
                 parsed, when_problem = parse_timestamp(when, builder.local_tz)
                 if when_problem:
                     issues.append(f"record_at: {when_problem}")
-                    record_at = None
-                elif parsed is not None:
+                else:
                     record_at = parsed
 
         raw_id = texts[self.i_id]
@@ -292,8 +299,7 @@ class TableRecords:
                 self.sheet,
                 row_number,
                 builder.row_key(self.sheet, row_number),
-                builder.default_record_at,
-                *(None,) * 5,
+                *(None,) * 6,
                 _JSON.encode(raw_row),
                 *(None,) * 8,
                 f"{self.where}{row_number}: {reason}",

@@ -11,7 +11,6 @@ import codecs
 import csv
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import charset_normalizer
@@ -60,15 +59,17 @@ def read_spreadsheet(
 
     ``sheet`` limits a workbook to that sheet (ignored for CSV). A record is identified by the sheet's
     own id column when it has one (``"<file>:<sheet>:id=<value>"``), else by its row
-    (``"<file>:<sheet>:row=<n>"``). Raises ``UnreadableFileError`` when the file as a whole cannot be
-    read; a bad row becomes a rejected record instead.
+    (``"<file>:<sheet>:row=<n>"``). ``record_at`` comes from the row's own date cell; a row without one
+    (no date column, an empty or unreadable cell) is undated, never dated by the file's save time.
+    A sheet that fails part-way lands none of its rows and is reported skipped with the reason.
+    Raises ``UnreadableFileError`` when the file as a whole cannot be read; a bad row becomes a
+    rejected record instead.
     """
     path = Path(path)
     relative = relative_posix_path(path, inbox_dir)
     builder = RecordBuilder(
         source="spreadsheets",
         relative_file=relative,
-        default_record_at=file_modified_at(path),
         region=default_region,
         local_tz=local_tz,
         id_key=lambda sheet_name, value: f"{relative}:{sheet_name or ''}:id={value}",
@@ -83,10 +84,6 @@ def read_spreadsheet(
         reports = _read_workbook(path, builder, synonyms, sheet)
         return FileRead(builder.table(), reports, None)
     raise UnreadableFileError(f"{relative}: not a spreadsheet (expected .csv or .xlsx, got {path.suffix!r})")
-
-
-def file_modified_at(path: Path) -> datetime:
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def detect_encoding(path: Path, relative: str | None = None) -> tuple[str, str]:
@@ -250,12 +247,16 @@ def _read_workbook(
         )
     reports = []
     for name in [only_sheet] if only_sheet is not None else names:
+        # A sheet is all or nothing: one that fails part-way must not land the rows read before the error
+        # while its report says skipped, so its records are discarded and the sheet is reported skipped.
+        mark = builder.checkpoint()
         try:
             sheet = workbook.get_sheet_by_name(name)
             reports.append(_read_sheet(sheet, name, builder, synonyms))
         except UnreadableFileError:
             raise
         except Exception as error:  # one damaged sheet must not hide the others
+            builder.rollback(mark)
             reports.append(SheetReport(name, None, skipped_reason=f"cannot read the sheet ({error})"))
     if not any(report.skipped_reason is None for report in reports):
         reasons = "; ".join(f"{report.sheet!r}: {report.skipped_reason}" for report in reports)

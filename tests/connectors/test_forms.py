@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.forms import UnreadableFileError, read_form_export
+from connectors.forms import UnreadableFileError, read_form_export, submission_key
 from connectors.landing import READER_SCHEMA
 
 KOREAN_FORM = [
@@ -22,7 +22,7 @@ KOREAN_FORM = [
         "2024. 3. 5 오후 2:31:07",
         "김 민수",
         "Kim@Naver.com",
-        "01012345678",
+        "01023456789",
         "(주)가나",
         "동의합니다",
         "동의합니다",
@@ -59,7 +59,7 @@ def test_korean_google_forms_export_is_read(inbox, write_csv, encoding):
     assert [r["consent_email"] for r in records] == [True, False, None]
     assert [r["raw_consent_email"] for r in records] == ["동의합니다", "동의하지 않습니다", None]
     assert records[0]["full_name"] == "김민수"
-    assert records[0]["phone"] == "+821012345678"
+    assert records[0]["phone"] == "+821023456789"
     assert records[0]["source_record_id"] == "forms/상담신청 (응답).csv:row=2"
 
 
@@ -101,18 +101,51 @@ def test_form_timestamps_use_the_given_local_time_zone(inbox, write_csv):
     assert first["record_at"] == datetime(2024, 3, 5, 14, 31, 7, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("lp_a4886cf4c2f0", "submission=lp_a4886cf4c2f0"),
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "submission=0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("ivr0tp3zsdkgbn7hf1ivr0tp3zsdkgb", "submission=ivr0tp3zsdkgbn7hf1ivr0tp3zsdkgb"),
+        ("abcd1234", "submission=abcd1234"),
+        ("1", "forms/a.csv:id=1"),
+        ("20240305123", "forms/a.csv:id=20240305123"),  # digits only, however long
+        ("r-001", "forms/a.csv:id=r-001"),  # 7 characters
+        ("abc1234", "forms/a.csv:id=abc1234"),
+    ],
+)
+def test_submission_key_is_global_only_for_ids_that_look_globally_unique(value, expected):
+    assert submission_key("forms/a.csv", value) == expected
+
+
+@pytest.mark.parametrize("header", ["id", "No", "번호", "순번"])
+def test_row_numbers_of_two_exports_do_not_collide(inbox, write_csv, header):
+    keys = []
+    for name in ("a.csv", "b.csv"):
+        rows = [
+            [header, "이름", "이메일"],
+            ["1", "김민수", f"one@{name[0]}.com"],
+            ["2", "이영희", f"two@{name[0]}.com"],
+        ]
+        records = _records(read_form_export(write_csv(inbox / name, rows), inbox_dir=inbox))
+        assert [r["rejection_reason"] for r in records] == [None, None]
+        keys += [r["source_record_id"] for r in records]
+    assert keys == ["a.csv:id=1", "a.csv:id=2", "b.csv:id=1", "b.csv:id=2"]
+
+
 def test_form_csv_with_a_submission_id_uses_it(inbox, write_csv):
-    rows = [["응답 ID", "이메일"], ["r-001", "a@x.com"], ["", "b@x.com"]]
+    rows = [["응답 ID", "이메일"], ["r-7f3a9c2e", "a@x.com"], ["", "b@x.com"]]
     records = _records(read_form_export(write_csv(inbox / "form.csv", rows), inbox_dir=inbox))
-    assert [r["source_record_id"] for r in records] == ["submission=r-001", "form.csv:row=3"]
+    assert [r["source_record_id"] for r in records] == ["submission=r-7f3a9c2e", "form.csv:row=3"]
 
 
 HOOKS = [
-    '{"id": "sub_1", "submitted_at": "2024-03-05T14:31:07+09:00", '
+    '{"id": "sub_0c9f3a11", "submitted_at": "2024-03-05T14:31:07+09:00", '
     '"data": {"name": "김민수", "email": "kim@x.com"}}',
     "",
-    '{"id": "sub_2", "submitted_at": "2024-03-05T05:40:00Z", "data": {"name": "Lee" "email": "lee@x.com"}}',
-    '{"id": "sub_3", "submitted_at": 1709616667, '
+    '{"id": "sub_0c9f3a12", "submitted_at": "2024-03-05T05:40:00Z", '
+    '"data": {"name": "Lee" "email": "lee@x.com"}}',
+    '{"id": "sub_0c9f3a13", "submitted_at": 1709616667, '
     '"data": {"phone": "010-2222-3333", "utm": "ad"}, "tags": ["a", "b"]}',
     '["not", "an", "object"]',
 ]
@@ -126,9 +159,9 @@ def test_jsonl_capture_reads_each_line_and_rejects_a_broken_one(inbox):
     records = _records(result)
     assert [r["_source_row"] for r in records] == [1, 3, 4, 5]
     assert [r["source_record_id"] for r in records] == [
-        "submission=sub_1",
+        "submission=sub_0c9f3a11",
         "hooks/2024-03-05.jsonl:row=3",
-        "submission=sub_3",
+        "submission=sub_0c9f3a13",
         "hooks/2024-03-05.jsonl:row=5",
     ]
     broken = records[1]
@@ -137,6 +170,7 @@ def test_jsonl_capture_reads_each_line_and_rejects_a_broken_one(inbox):
         f"hooks/2024-03-05.jsonl line 3: not valid JSON (Expecting ',' delimiter at column {column})"
     )
     assert json.loads(broken["raw_row"]) == {"line": HOOKS[2]}
+    assert broken["record_at"] is None  # an unreadable line has no date of its own
     assert records[3]["rejection_reason"] == "hooks/2024-03-05.jsonl line 5: not a JSON object (list)"
     assert (result.sheets[0].rows_read, result.sheets[0].rows_rejected) == (4, 2)
     assert result.encoding == "utf-8"
@@ -164,7 +198,7 @@ def test_jsonl_payload_fields_are_flattened_and_mapped(inbox):
 
 def test_json_array_of_payloads_is_numbered_by_element(inbox):
     payloads = [
-        {"submission_id": "a1", "email": "a@x.com", "created_at": "2024-03-05"},
+        {"submission_id": "a1b2c3d4e5", "email": "a@x.com", "created_at": "2024-03-05"},
         "oops",
         {"submission_id": "a3", "email": "bad", "phone": "", "consent": "yes"},
     ]
@@ -172,7 +206,7 @@ def test_json_array_of_payloads_is_numbered_by_element(inbox):
     path.write_text(json.dumps(payloads, ensure_ascii=False), encoding="utf-8")
     records = _records(read_form_export(path, inbox_dir=inbox))
     assert [r["_source_row"] for r in records] == [1, 2, 3]
-    assert records[0]["source_record_id"] == "submission=a1"
+    assert records[0]["source_record_id"] == "submission=a1b2c3d4e5"
     assert records[0]["record_at"] == datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
     assert records[1]["rejection_reason"] == "capture.json element 2: not a JSON object (str)"
     assert records[2]["rejection_reason"] == (
@@ -190,7 +224,7 @@ def test_json_single_object_is_one_submission(inbox):
         True,
         "true",
     )
-    assert record["record_at"] == MTIME
+    assert record["record_at"] is None  # no timestamp in the payload; the file's time is not one
     assert record["source_record_id"] == "one.json:row=1"
 
 
@@ -216,7 +250,7 @@ def test_apps_script_named_values_lists_count_as_their_single_value(inbox):
 
 
 FLAT_SIGNUP = {
-    "submission_id": "lp_1",
+    "submission_id": "lp_a4886cf4c2f1",
     "submitted_at": "2024-06-14T19:36:16+09:00",
     "name": "Hannah Tanaka",
     "email": "",
@@ -225,12 +259,12 @@ FLAT_SIGNUP = {
     "marketing_consent": False,
 }
 NESTED_SIGNUP = {
-    "id": "lp_2",
+    "id": "lp_a4886cf4c2f2",
     "created_at": "2024-06-23T03:12:55Z",
     "data": {"이름": "박우진", "이메일": "parkwoojin@bluefork.co.kr", "휴대폰": "010-2749-8889"},
 }
 FLAT_SIGNUP_2 = {
-    "submission_id": "lp_3",
+    "submission_id": "lp_a4886cf4c2f3",
     "submitted_at": "2024-06-27T20:05:12+09:00",
     "name": "Daniel Park",
     "email": "Contact@Brightside.io",
@@ -239,7 +273,7 @@ FLAT_SIGNUP_2 = {
     "marketing_consent": True,
 }
 NESTED_SIGNUP_2 = {
-    "id": "lp_4",
+    "id": "lp_a4886cf4c2f4",
     "created_at": "2024-06-25T07:38:53Z",
     "data": {"이름": "이서현", "이메일": "", "휴대폰": "010-9968-1434"},
 }
@@ -250,10 +284,10 @@ def _assert_mixed_signups_read(records: list[dict], rows: list[int]) -> None:
     assert [r["rejection_reason"] for r in records] == [None] * 4
     assert [r["_source_row"] for r in records] == rows
     assert [r["source_record_id"] for r in records] == [
-        "submission=lp_1",
-        "submission=lp_2",
-        "submission=lp_3",
-        "submission=lp_4",
+        "submission=lp_a4886cf4c2f1",
+        "submission=lp_a4886cf4c2f2",
+        "submission=lp_a4886cf4c2f3",
+        "submission=lp_a4886cf4c2f4",
     ]
     assert [r["record_at"] for r in records] == [
         datetime(2024, 6, 14, 10, 36, 16, tzinfo=UTC),
@@ -355,7 +389,7 @@ def test_a_submission_id_repeated_across_payload_shapes_is_caught(inbox):
     result = read_form_export(path, inbox_dir=inbox)
     assert len(result.sheets) == 2
     first, second = _records(result)
-    assert (first["source_record_id"], second["source_record_id"]) == ("submission=x1", "hooks.json:row=2")
+    assert (first["source_record_id"], second["source_record_id"]) == ("hooks.json:id=x1", "hooks.json:row=2")
     assert "repeats the id of row 1" in second["field_issues"]
 
 

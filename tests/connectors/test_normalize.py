@@ -1,3 +1,4 @@
+import csv
 import random
 from datetime import UTC, date, datetime
 
@@ -7,8 +8,8 @@ from phonenumbers import PhoneNumberType
 
 from connectors import normalize
 from connectors.normalize import (
+    PLACEHOLDER_CONTACTS_CSV,
     cell_text,
-    is_role_mailbox,
     normalize_company,
     normalize_email,
     normalize_name,
@@ -66,15 +67,29 @@ def test_normalize_email_rejects_invalid_syntax(raw):
         "kim@example.com",
         "kim@example.org",
         "kim@example.net",
-        "no-email@corp.co.kr",
-        "none@naver.com",
-        "NoEmail@gmail.com",
+        # Listed only in dbt_project/seeds/placeholder_contacts.csv, never in Python.
+        "test@naver.com",
+        "Test@Naver.com",
+        "a@a.com",
+        "t.est+x@gmail.com",
+        "kim@test.co.kr",
+        "kim@noemail.com",
     ],
 )
-def test_normalize_email_rejects_placeholders(raw):
-    value, problem = normalize_email(raw)
-    assert value is None
-    assert "placeholder" in problem
+def test_normalize_email_rejects_placeholders_without_echoing_them(raw):
+    assert normalize_email(raw) == (None, "placeholder value")
+
+
+def test_placeholders_come_from_the_dbt_seed():
+    assert PLACEHOLDER_CONTACTS_CSV.is_file()
+    placeholders = normalize.placeholder_contacts()
+    with PLACEHOLDER_CONTACTS_CSV.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {kind: {row["value"] for row in rows if row["kind"] == kind} for kind in placeholders} == {
+        kind: set(values) for kind, values in placeholders.items()
+    }
+    assert "test@naver.com" in placeholders["email"]
+    assert "+821012345678" in placeholders["phone"]
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
@@ -83,45 +98,25 @@ def test_normalize_email_treats_blank_as_absent_not_as_a_problem(raw):
 
 
 @pytest.mark.parametrize(
-    ("email", "expected"),
-    [
-        ("info@corp.co.kr", True),
-        ("Sales@corp.co.kr", True),
-        ("no-reply@corp.co.kr", True),
-        ("noreply@corp.co.kr", True),
-        ("support+kr@corp.co.kr", True),
-        ("cs@shop.kr", True),
-        ("webmaster@shop.kr", True),
-        ("minsu@corp.co.kr", False),
-        ("information.kim@corp.co.kr", False),
-        ("", False),
-        (None, False),
-    ],
-)
-def test_is_role_mailbox_flags_shared_mailboxes_only(email, expected):
-    assert is_role_mailbox(email) is expected
-
-
-@pytest.mark.parametrize(
     ("raw", "e164", "kind"),
     [
-        ("010-1234-5678", "+821012345678", "mobile"),
-        ("01012345678", "+821012345678", "mobile"),
-        ("+82 10-1234-5678", "+821012345678", "mobile"),
-        ("+821012345678", "+821012345678", "mobile"),
-        ("82-10-1234-5678", "+821012345678", "mobile"),
-        ("010.1234.5678", "+821012345678", "mobile"),
-        ("010 1234 5678", "+821012345678", "mobile"),
-        ("０１０－１２３４－５６７８", "+821012345678", "mobile"),
-        ("010-1234-5678 (집)", "+821012345678", "mobile"),
-        ("010-1234-5678(회사)", "+821012345678", "mobile"),
-        ("010-1234-5678 ext 12", "+821012345678", "mobile"),
-        ("010-1234-5678 / 02-123-4567", "+821012345678", "mobile"),
-        ("1012345678", "+821012345678", "mobile"),
+        ("010-2345-6789", "+821023456789", "mobile"),
+        ("01023456789", "+821023456789", "mobile"),
+        ("+82 10-2345-6789", "+821023456789", "mobile"),
+        ("+821023456789", "+821023456789", "mobile"),
+        ("82-10-2345-6789", "+821023456789", "mobile"),
+        ("010.2345.6789", "+821023456789", "mobile"),
+        ("010 2345 6789", "+821023456789", "mobile"),
+        ("０１０－２３４５－６７８９", "+821023456789", "mobile"),
+        ("010-2345-6789 (집)", "+821023456789", "mobile"),
+        ("010-2345-6789(회사)", "+821023456789", "mobile"),
+        ("010-2345-6789 ext 12", "+821023456789", "mobile"),
+        ("010-2345-6789 / 02-123-4567", "+821023456789", "mobile"),
+        ("1023456789", "+821023456789", "mobile"),
         ("011-123-4567", "+82111234567", "mobile"),
         ("(02) 123-4567", "+8221234567", "fixed_line"),
         ("02-123-4567", "+8221234567", "fixed_line"),
-        ("02-1234-5678", "+82212345678", "fixed_line"),
+        ("02-2345-6789", "+82223456789", "fixed_line"),
         ("031-123-4567", "+82311234567", "fixed_line"),
         ("070-1234-5678", "+827012345678", "voip"),
         ("1588-1234", "+8215881234", "other"),
@@ -139,13 +134,32 @@ def test_normalize_phone_maps_fixed_line_or_mobile_to_other():
 
 def test_normalize_phone_reads_national_numbers_in_the_given_region():
     assert normalize_phone("(650) 253-0000", "US") == ("+16502530000", "other", None)
-    assert normalize_phone("010-1234-5678", "US")[0] is None
-    assert normalize_phone("+82 10-1234-5678", "US") == ("+821012345678", "mobile", None)
+    assert normalize_phone("010-2345-6789", "US")[0] is None
+    assert normalize_phone("+82 10-2345-6789", "US") == ("+821023456789", "mobile", None)
 
 
 @pytest.mark.parametrize("raw", ["000-0000-0000", "02-12", "12345", "abc", "010-12ab-5678", "전화 없음"])
 def test_normalize_phone_rejects_invalid_numbers_with_a_problem(raw):
     assert normalize_phone(raw, "KR") == (None, None, f"{raw!r} is not a valid phone number for region KR")
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("010-1234-5678", "KR"),  # fast path (mobile)
+        ("+82 10 1234 5678", "US"),  # fast path, outside KR
+        ("02-1234-5678", "KR"),  # fast path (landline)
+        ("1012345678", "KR"),  # an Excel number that lost its leading zero
+        ("010-1234-5678 (집)", "KR"),  # slow path
+        ("010 1234-5678", "KR"),  # slow path: mixed separators
+    ],
+)
+def test_normalize_phone_rejects_placeholders_from_the_seed_after_normalising(raw, region):
+    assert normalize_phone(raw, region) == (None, None, "placeholder value")
+
+
+def test_normalize_phone_skips_a_placeholder_for_a_real_number_in_the_same_cell():
+    assert normalize_phone("010-1234-5678 / 02-123-4567", "KR") == ("+8221234567", "fixed_line", None)
 
 
 @pytest.mark.parametrize("raw", [None, "", "  "])
@@ -161,12 +175,15 @@ def _reference_phone(raw: str, region: str) -> tuple[str | None, str | None]:
         return None, None
     if not phonenumbers.is_valid_number(number):
         return None, None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if e164 in normalize.placeholder_contacts()["phone"]:
+        return None, None
     kind = {
         PhoneNumberType.MOBILE: "mobile",
         PhoneNumberType.FIXED_LINE: "fixed_line",
         PhoneNumberType.VOIP: "voip",
     }.get(phonenumbers.number_type(number), "other")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind
+    return e164, kind
 
 
 def _fast_path_candidates(rng: random.Random, count: int) -> list[str]:

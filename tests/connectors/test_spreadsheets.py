@@ -11,7 +11,7 @@ from connectors.spreadsheets import UnreadableFileError, read_spreadsheet
 
 HEADER = ["번호", "이름", "이메일", "휴대폰", "회사명", "메모"]
 ROWS = [
-    ["1", "김 민수", "Kim@Naver.com", "010-1234-5678", "(주)가나", "VIP"],
+    ["1", "김 민수", "Kim@Naver.com", "010-2345-6789", "(주)가나", "VIP"],
     ["2", "이영희", "lee@daum.net", "", "", ""],
 ]
 MTIME = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_csv_title_rows_above_the_header_are_skipped_and_rows_keep_their_line_nu
 
 def test_csv_record_carries_raw_and_normalised_values(inbox, write_csv):
     path = write_csv(inbox / "crm" / "leads.csv", [HEADER, *ROWS])
-    _set_mtime(path)
+    _set_mtime(path)  # the file's time is not the row's: an undated row stays undated
     first = _records(read_spreadsheet(path, inbox_dir=inbox))[0]
     assert first == {
         "_source": "spreadsheets",
@@ -83,17 +83,17 @@ def test_csv_record_carries_raw_and_normalised_values(inbox, write_csv):
         "_source_sheet": None,
         "_source_row": 2,
         "source_record_id": "crm/leads.csv::id=1",
-        "record_at": MTIME,
+        "record_at": None,
         "raw_name": "김 민수",
         "raw_email": "Kim@Naver.com",
-        "raw_phone": "010-1234-5678",
+        "raw_phone": "010-2345-6789",
         "raw_company": "(주)가나",
         "raw_consent_email": None,
         "raw_row": json.dumps(dict(zip(HEADER, ROWS[0], strict=True)), ensure_ascii=False),
         "attributes": '{"메모": "VIP"}',
         "full_name": "김민수",
         "email": "kim@naver.com",
-        "phone": "+821012345678",
+        "phone": "+821023456789",
         "phone_type": "mobile",
         "company": "(주)가나",
         "consent_email": None,
@@ -205,7 +205,12 @@ def test_formula_like_cell_is_kept_as_text(inbox, write_csv):
         (
             "test@test.com",
             "",
-            "no valid email or phone (email: 'test@test.com' is a placeholder address; phone empty)",
+            "no valid email or phone (email: placeholder value; phone empty)",
+        ),
+        (
+            "test@naver.com",
+            "010-1234-5678",
+            "no valid email or phone (email: placeholder value; phone: placeholder value)",
         ),
         ("", "", "no valid email or phone (email empty; phone empty)"),
     ],
@@ -219,6 +224,16 @@ def test_row_without_a_valid_email_or_phone_is_rejected_with_its_raw_values(
     assert record["raw_name"] == "김민수"
     assert record["raw_email"] == (email or None)
     assert record["full_name"] == "김민수"
+
+
+def test_placeholder_channels_are_field_issues_that_do_not_echo_the_value(inbox, write_csv):
+    path = write_csv(
+        inbox / "leads.csv", [HEADER, ["1", "김민수", "test@naver.com", "010-2345-6789", "", ""]]
+    )
+    record = _records(read_spreadsheet(path, inbox_dir=inbox))[0]
+    assert record["rejection_reason"] is None
+    assert (record["email"], record["raw_email"]) == (None, "test@naver.com")
+    assert record["field_issues"] == "email: placeholder value"
 
 
 def test_row_with_one_bad_channel_is_accepted_with_a_field_issue(inbox, write_csv):
@@ -277,7 +292,7 @@ def test_sheet_without_an_id_column_uses_row_numbers(inbox, write_csv):
     assert _records(read_spreadsheet(path, inbox_dir=inbox))[0]["source_record_id"] == "leads.csv::row=2"
 
 
-def test_record_at_comes_from_a_date_column_else_the_file_time(inbox, write_csv):
+def test_record_at_comes_from_the_date_column_only_never_the_file_time(inbox, write_csv):
     rows = [
         ["이름", "이메일", "등록일"],
         ["a", "a@x.com", "2024.03.05"],
@@ -287,7 +302,8 @@ def test_record_at_comes_from_a_date_column_else_the_file_time(inbox, write_csv)
     path = write_csv(inbox / "leads.csv", rows)
     _set_mtime(path)
     records = _records(read_spreadsheet(path, inbox_dir=inbox))
-    assert [r["record_at"] for r in records] == [datetime(2024, 3, 4, 15, 0, tzinfo=UTC), MTIME, None]
+    assert [r["record_at"] for r in records] == [datetime(2024, 3, 4, 15, 0, tzinfo=UTC), None, None]
+    assert records[1]["field_issues"] is None
     assert records[2]["field_issues"] == "record_at: '어제' is not a recognised date/time"
 
 
@@ -300,13 +316,13 @@ def test_local_time_zone_is_a_parameter(inbox, write_csv):
 
 
 def test_extra_synonyms_map_custom_headers(inbox, write_csv):
-    path = write_csv(inbox / "leads.csv", [["Kunde", "Handy", "비고"], ["Anna", "010-1234-5678", "x"]])
+    path = write_csv(inbox / "leads.csv", [["Kunde", "Handy", "비고"], ["Anna", "010-2345-6789", "x"]])
     with pytest.raises(UnreadableFileError):
         read_spreadsheet(path, inbox_dir=inbox)
     result = read_spreadsheet(path, inbox_dir=inbox, extra_synonyms={"name": ["Kunde"], "phone": ["Handy"]})
     assert result.sheets[0].mapping == {"Kunde": "name", "Handy": "phone"}
     assert result.sheets[0].extra_columns == ["비고"]
-    assert _records(result)[0]["phone"] == "+821012345678"
+    assert _records(result)[0]["phone"] == "+821023456789"
 
 
 def test_csv_without_a_recognisable_header_is_unreadable(inbox, write_csv):
@@ -332,7 +348,7 @@ CUSTOMERS = [
     ["2024 고객 명단"],
     [],
     ["고객번호", "성함", "연락처", "이메일 주소", "등록일", "마케팅 정보 수신 동의 (선택)", "메모"],
-    [17, "JOHN SMITH", 1012345678, "john@x.com", date(2024, 3, 5), "동의", "=1+1"],
+    [17, "JOHN SMITH", 1023456789, "john@x.com", date(2024, 3, 5), "동의", "=1+1"],
     [18, "홍 길동", "010-9999-8888", None, datetime(2024, 3, 5, 9, 0), "동의하지 않습니다", None],
     [None, None, None, None, None, None, None],
     [19, "박지훈", None, "park@", None, None, "no channel"],
@@ -383,8 +399,8 @@ def test_xlsx_skips_sheets_without_a_header_and_says_why(inbox, write_xlsx):
 
 def test_xlsx_numbers_and_dates_are_read_as_a_person_sees_them(inbox, write_xlsx):
     first, second, _ = _records(read_spreadsheet(_workbook(inbox, write_xlsx), inbox_dir=inbox))
-    assert first["raw_phone"] == "1012345678"
-    assert first["phone"] == "+821012345678"
+    assert first["raw_phone"] == "1023456789"
+    assert first["phone"] == "+821023456789"
     assert json.loads(first["raw_row"])["고객번호"] == "17"
     assert json.loads(first["raw_row"])["등록일"] == "2024-03-05"
     assert first["record_at"] == datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
