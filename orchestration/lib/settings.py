@@ -6,10 +6,11 @@ Read at run time, never at import time, so tests and the CLI can point ``DRIPLIN
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import phonenumbers
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.headers import FIELDS
 from orchestration.lib.paths import DEFAULT_HOME
@@ -39,6 +40,43 @@ class DriplineSettings(BaseSettings):
         description='Extra header names per field, as JSON: {"phone": ["HP", "핸드폰번호"]}.',
     )
     ingest_workers: int = Field(default=2, ge=1, description="Files read in parallel during ingestion.")
+
+    pipedrive_api_token: SecretStr | None = Field(
+        default=None, description="Pipedrive API token; without it the Pipedrive sync is skipped."
+    )
+    pipedrive_base_url: str = Field(
+        default="https://api.pipedrive.com", description="Scheme and host of the Pipedrive API."
+    )
+    hubspot_access_token: SecretStr | None = Field(
+        default=None, description="HubSpot private-app access token; without it the HubSpot sync is skipped."
+    )
+    hubspot_base_url: str = Field(
+        default="https://api.hubapi.com", description="Scheme and host of the HubSpot API."
+    )
+    typeform_token: SecretStr | None = Field(
+        default=None, description="Typeform personal access token; without it the Typeform sync is skipped."
+    )
+    typeform_form_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Typeform forms to sync, comma-separated: abc123,def456."
+    )
+    typeform_base_url: str = Field(
+        default="https://api.typeform.com", description="Scheme and host of the Typeform API."
+    )
+    sync_overlap_minutes: int = Field(
+        default=5,
+        ge=0,
+        description="How far an incremental sync reaches back before its cursor (clock skew).",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="POSTed a JSON message when a run fails; failures are always logged."
+    )
+
+    @field_validator("typeform_form_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("home")
     @classmethod

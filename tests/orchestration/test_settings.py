@@ -48,3 +48,14 @@ def test_bad_settings_fail_with_a_message_naming_the_problem(monkeypatch, variab
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=message):
         DriplineSettings()
+
+
+def test_api_tokens_are_secret_and_form_ids_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("DRIPLINE_PIPEDRIVE_API_TOKEN", "pd-secret-token")
+    monkeypatch.setenv("DRIPLINE_TYPEFORM_FORM_IDS", "abc123, def456,")
+    settings = DriplineSettings()
+    assert settings.pipedrive_api_token.get_secret_value() == "pd-secret-token"
+    assert "pd-secret-token" not in repr(settings) and "pd-secret-token" not in str(settings.model_dump())
+    assert settings.typeform_form_ids == ["abc123", "def456"]
+    assert settings.hubspot_access_token is None
+    assert settings.pipedrive_base_url == "https://api.pipedrive.com"
