@@ -172,7 +172,9 @@ class ApiClient:
         backoff_factor: float = 0.5,
         backoff_jitter: float = 0.5,
         max_retry_after: float = 120.0,
+        retry_methods: frozenset[str] = frozenset({"GET"}),
     ) -> None:
+        """``retry_methods``: the methods that only read, so are safe to retry (HubSpot reads by POST)."""
         self.base_url = _check_base_url(base_url)
         if isinstance(token, str):
             token = SecretStr(token)
@@ -191,7 +193,7 @@ class ApiClient:
             read=max_retries,
             status=max_retries,
             other=0,
-            allowed_methods=frozenset({"GET"}),
+            allowed_methods=retry_methods,
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff_factor,
             backoff_jitter=backoff_jitter,
@@ -225,18 +227,36 @@ class ApiClient:
         ``page`` says which page this is (``"persons page 3 at cursor 'eyJ…'"``); every error names it
         together with the URL.
         """
+        return self._request_json("GET", path, page=page, params=params)
+
+    def post_json(self, path: str, body: Mapping[str, Any], *, page: str) -> dict[str, Any]:
+        """POST a JSON ``body`` (a read, such as a search) and return the JSON object it answers."""
+        return self._request_json("POST", path, page=page, json_body=body)
+
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        page: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         url = self.base_url + path
         where = f"{self.service} {page}"
         retries_before = self.stats.retries
         self.stats.api_calls += 1
         try:
-            response = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
+            response = self._session.request(
+                method, url, params=params, json=json_body, timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
             attempts = 1 + self.stats.retries - retries_before
             reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
             full_url = exc.request.url if exc.request is not None else url
             raise ApiUnavailableError(
-                f"{where} (GET {full_url}) failed after {attempts} attempt(s): {self._redact(str(reason))}",
+                f"{where} ({method} {full_url}) failed after {attempts} attempt(s): "
+                f"{self._redact(str(reason))}",
                 url=full_url,
             ) from exc
 
@@ -245,34 +265,34 @@ class ApiClient:
         if status in (401, 403):
             raise AuthError(
                 f"{self.service} rejected the credentials (HTTP {status}: {self._error_text(response)}) "
-                f"on {where} (GET {response.url}); check the setting {self.token_setting}.",
+                f"on {where} ({method} {response.url}); check the setting {self.token_setting}.",
                 url=response.url,
                 status=status,
             )
         if status == 429:
             raise RateLimitError(
-                f"{where} (GET {response.url}) still rate limited after {attempts} attempt(s)"
+                f"{where} ({method} {response.url}) still rate limited after {attempts} attempt(s)"
                 f"{_retry_after_note(response)}: {self._error_text(response)}",
                 url=response.url,
                 status=status,
             )
         if status in RETRY_STATUSES:
             raise ApiUnavailableError(
-                f"{where} (GET {response.url}) answered HTTP {status} after {attempts} attempt(s)"
+                f"{where} ({method} {response.url}) answered HTTP {status} after {attempts} attempt(s)"
                 f"{_retry_after_note(response)}: {self._error_text(response)}",
                 url=response.url,
                 status=status,
             )
         if 300 <= status < 400:
             raise ApiError(
-                f"{where} (GET {response.url}) redirected to {response.headers.get('Location')!r}, which is "
-                f"not followed; the base URL should be scheme and host of the API.",
+                f"{where} ({method} {response.url}) redirected to {response.headers.get('Location')!r}, "
+                "which is not followed; the base URL should be scheme and host of the API.",
                 url=response.url,
                 status=status,
             )
         if not 200 <= status < 300:
             raise ApiError(
-                f"{where} (GET {response.url}) answered HTTP {status}: {self._error_text(response)}",
+                f"{where} ({method} {response.url}) answered HTTP {status}: {self._error_text(response)}",
                 url=response.url,
                 status=status,
             )
@@ -280,13 +300,17 @@ class ApiClient:
             body = response.json()
         except ValueError as exc:
             raise MalformedResponseError(
-                f"{where} (GET {response.url}) is not valid JSON: {exc}; "
+                f"{where} ({method} {response.url}) is not valid JSON: {exc}; "
                 f"body starts {self._redact(response.text[:80])!r}",
                 url=response.url,
                 status=status,
             ) from None
         if not isinstance(body, dict):
-            raise self.malformed(page, response.url, f"expected a JSON object, got {type(body).__name__}")
+            raise MalformedResponseError(
+                f"{where} ({method} {response.url}) expected a JSON object, got {type(body).__name__}",
+                url=response.url,
+                status=status,
+            )
         return body
 
     def malformed(self, page: str, url: str, problem: str) -> MalformedResponseError:

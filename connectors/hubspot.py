@@ -25,18 +25,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-import requests
 from pydantic import SecretStr
-from urllib3.exceptions import MaxRetryError
 
 from connectors.http import (
-    RETRY_STATUSES,
     ApiClient,
-    ApiError,
-    ApiUnavailableError,
-    AuthError,
     MalformedResponseError,
-    RateLimitError,
     StuckCursorError,
 )
 
@@ -197,15 +190,12 @@ class HubSpotClient(ApiClient):
             backoff_factor=backoff_factor,
             backoff_jitter=backoff_jitter,
             max_retry_after=max_retry_after,
+            # Search is a POST that only reads: it gets the same bounded, measured retries as a GET.
+            retry_methods=frozenset({"GET", "POST"}),
         )
         self.page_size = page_size
         self.search_page_size = search_page_size
         self.search_result_cap = search_result_cap
-        # Search is a POST that only reads: give it the same bounded, measured retries as a GET.
-        adapter = self._session.get_adapter(self.base_url)
-        adapter.max_retries = adapter.max_retries.new(
-            allowed_methods=adapter.max_retries.allowed_methods | {"POST"}
-        )
 
     def iter_pages(
         self,
@@ -370,7 +360,7 @@ class HubSpotClient(ApiClient):
             page = f"{entity} search where {described} page {number} " + (
                 f"after {after!r}" if after is not None else "(first page of this query)"
             )
-            body = self.search_json(path, query if after is None else {**query, "after": after}, page=page)
+            body = self.post_json(path, query if after is None else {**query, "after": after}, page=page)
             records, next_after = self._read_results(body, page, "POST", path)
             if next_after is not None and (not next_after.isdigit() or int(next_after) <= int(after or 0)):
                 raise StuckCursorError(
@@ -409,66 +399,6 @@ class HubSpotClient(ApiClient):
             if next_after is None or capped:
                 return capped, last_id
             after = next_after
-
-    def search_json(self, path: str, body: dict[str, Any], *, page: str) -> dict[str, Any]:
-        """POST a search ``body`` to ``base_url + path`` and return the JSON object it answers.
-
-        The counterpart of ``get_json`` for the one read HubSpot takes as a POST: same retries, same
-        errors, each naming ``page`` and the URL.
-        """
-        url = self.base_url + path
-        where = f"{self.service} {page} (POST {url})"
-        retries_before = self.stats.retries
-        self.stats.api_calls += 1
-        try:
-            response = self._session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            attempts = 1 + self.stats.retries - retries_before
-            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
-            raise ApiUnavailableError(
-                f"{where} failed after {attempts} attempt(s): {self._redact(str(reason))}", url=url
-            ) from exc
-        attempts = 1 + self.stats.retries - retries_before
-        status = response.status_code
-        retry_after = response.headers.get("Retry-After")
-        note = f" (Retry-After: {retry_after}s)" if retry_after else ""
-        if status in (401, 403):
-            raise AuthError(
-                f"{self.service} rejected the credentials (HTTP {status}: {self._error_text(response)}) "
-                f"on {where}; check the setting {self.token_setting}.",
-                url=url,
-                status=status,
-            )
-        if status == 429:
-            raise RateLimitError(
-                f"{where} still rate limited after {attempts} attempt(s){note}: {self._error_text(response)}",
-                url=url,
-                status=status,
-            )
-        if status in RETRY_STATUSES:
-            raise ApiUnavailableError(
-                f"{where} answered HTTP {status} after {attempts} attempt(s){note}: "
-                f"{self._error_text(response)}",
-                url=url,
-                status=status,
-            )
-        if not 200 <= status < 300:
-            raise ApiError(
-                f"{where} answered HTTP {status}: {self._error_text(response)}", url=url, status=status
-            )
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise MalformedResponseError(
-                f"{where} is not valid JSON: {exc}; body starts {self._redact(response.text[:80])!r}",
-                url=url,
-                status=status,
-            ) from None
-        if not isinstance(answer, dict):
-            raise MalformedResponseError(
-                f"{where} expected a JSON object, got {type(answer).__name__}", url=url, status=status
-            )
-        return answer
 
     def _read_results(
         self, body: dict[str, Any], page: str, method: str, path: str

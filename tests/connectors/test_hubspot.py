@@ -445,7 +445,7 @@ def test_hubspots_own_limit_error_is_reported_with_its_message(fake, client):
 
 def test_paging_a_search_past_the_cap_is_hubspots_400(fake, client):
     with pytest.raises(ApiError, match="HTTP 400: Paging past 50 results"):
-        client.search_json("/crm/v3/objects/contacts/search", {"limit": 10, "after": "50"}, page="p")
+        client.post_json("/crm/v3/objects/contacts/search", {"limit": 10, "after": "50"}, page="p")
 
 
 @pytest.mark.parametrize(
