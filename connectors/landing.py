@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 TEMP_PREFIX = ".tmp-"
@@ -67,6 +68,34 @@ CONTACT_RECORD_SCHEMA = pa.schema(
 # What a reader produces: every column but the two the landing writer stamps on a batch.
 READER_SCHEMA = pa.schema([f for f in CONTACT_RECORD_SCHEMA if f.name not in ("_load_id", "_loaded_at")])
 RECORD_COLUMNS = READER_SCHEMA.names
+
+# One row per record of one page of an API list walk. A page lands as its own batch
+# (``<sync_id>-p<page>``) as soon as it has been read, so a sync killed half-way keeps every page it
+# landed; the record is kept exactly as the API returned it, and staging picks the latest version per
+# record_id by updated_at. ``_cursor`` is the cursor the page was requested with (null for a first page).
+API_RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("_load_id", pa.string(), nullable=False),
+        pa.field("_loaded_at", _TS, nullable=False),
+        pa.field("_source", pa.string(), nullable=False),
+        pa.field("_entity", pa.string(), nullable=False),
+        pa.field("_sync_id", pa.string(), nullable=False),
+        pa.field("_page", pa.int64(), nullable=False),
+        pa.field("_cursor", pa.string()),
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("updated_at", _TS),
+        pa.field("is_deleted", pa.bool_(), nullable=False),
+        pa.field("record", pa.string(), nullable=False),
+    ]
+)
+
+# API records that are also contacts (Pipedrive persons): the API columns plus the normalised contact
+# columns every file reader fills, so they join the contact union like any other contact source. The
+# locator columns of a file (_source_file, _source_sheet, _source_row) have no meaning for an API record.
+_FILE_LOCATORS = ("_load_id", "_loaded_at", "_source", "_source_file", "_source_sheet", "_source_row")
+API_CONTACT_RECORD_SCHEMA = pa.schema(
+    [*API_RECORD_SCHEMA, *(f for f in CONTACT_RECORD_SCHEMA if f.name not in _FILE_LOCATORS)]
+)
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -117,6 +146,34 @@ class LandingZone:
     def row_count(self) -> int:
         """Rows in every landed batch, from the parquet footers (no data is read)."""
         return sum(pq.read_metadata(self.batch_path(b)).num_rows for b in self.batch_ids())
+
+    def max_value(self, column: str) -> object | None:
+        """The largest non-null ``column`` over every landed batch, from the parquet footers' row-group
+        statistics (no data is read; a batch without statistics is read for that column alone)."""
+        best = None
+        for batch_id in self.batch_ids():
+            path = self.batch_path(batch_id)
+            metadata = pq.read_metadata(path)
+            index = metadata.schema.to_arrow_schema().get_field_index(column)
+            for group in range(metadata.num_row_groups):
+                stats = metadata.row_group(group).column(index).statistics
+                if stats is None or not stats.has_min_max:
+                    if stats is not None and stats.null_count == metadata.row_group(group).num_rows:
+                        continue
+                    values = pq.read_table(path, columns=[column]).column(0).drop_null()
+                    value = pc.max(values).as_py() if len(values) else None
+                else:
+                    value = stats.max
+                if value is not None and (best is None or value > best):
+                    best = value
+        return best
+
+    def read_columns(self, columns: list[str]) -> pa.Table:
+        """``columns`` of every landed batch as one table (the schema file included: it has no rows)."""
+        paths = [str(self.batch_path(b)) for b in self.batch_ids()]
+        if not paths:
+            return self.schema.empty_table().select(columns)
+        return pq.ParquetDataset(paths, schema=self.schema).read(columns=columns)
 
     def write_batch(
         self,

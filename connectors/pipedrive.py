@@ -6,12 +6,13 @@ RFC 3339). Records come back exactly as Pipedrive sends them; reshaping happens 
 
 Deleted deals are listed only on request (``include_deleted=True``), by a second walk with
 ``status=deleted``: Pipedrive keeps them there for 30 days and leaves them out of the default list.
+``statuses=DEAL_STATUSES`` lists every deal, deleted ones included, in one walk ordered by update time.
 Persons and organizations have no such filter; their deletions need a full reconciliation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from pydantic import SecretStr
 from connectors.http import ApiClient, StuckCursorError
 
 __all__ = [
+    "DEAL_STATUSES",
     "DEFAULT_BASE_URL",
     "ENTITIES",
     "MAX_PAGE_SIZE",
@@ -34,6 +36,7 @@ DEFAULT_BASE_URL = "https://api.pipedrive.com"
 TOKEN_SETTING = "DRIPLINE_PIPEDRIVE_API_TOKEN"
 ENTITIES = ("persons", "organizations", "deals")
 MAX_PAGE_SIZE = 500
+DEAL_STATUSES = ("open", "won", "lost", "deleted")
 
 
 @dataclass(frozen=True)
@@ -103,18 +106,28 @@ class PipedriveClient(ApiClient):
         *,
         updated_since: datetime | str | None = None,
         include_deleted: bool = False,
+        statuses: Sequence[str] | None = None,
     ) -> Iterator[Page]:
         """Yield every page of ``entity``, oldest update first; deleted deals last when asked for.
+
+        ``statuses`` (deals only) filters one walk by status, e.g. ``DEAL_STATUSES`` for every deal,
+        deleted ones included, in a single walk ordered by update time: a caller that derives its next
+        ``updated_since`` from what it landed needs one ordered walk, not two.
 
         Each page is yielded as soon as it has been read, so a caller can land it before the next call.
         """
         if entity not in ENTITIES:
             raise ValueError(f"unknown Pipedrive entity {entity!r}; expected one of {', '.join(ENTITIES)}")
-        if include_deleted and entity != "deals":
+        if (include_deleted or statuses) and entity != "deals":
             raise ValueError("only deals can be listed with their deletions (status=deleted)")
         params = {"sort_by": "update_time", "sort_direction": "asc"}
         if updated_since is not None:
             params["updated_since"] = rfc3339(updated_since)
+        if statuses:
+            unknown = sorted(set(statuses) - set(DEAL_STATUSES))
+            if unknown:
+                raise ValueError(f"unknown deal status(es) {unknown}; expected some of {DEAL_STATUSES}")
+            params["status"] = ",".join(statuses)
         yield from self._walk(entity, params)
         if include_deleted:
             yield from self._walk(entity, {**params, "status": "deleted"})

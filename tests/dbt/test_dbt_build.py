@@ -19,6 +19,8 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner
 
 from connectors.landing import RECORD_COLUMNS, LandingZone
+from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
+from connectors.pipedrive_sync import landing_zone as pipedrive_zone
 from orchestration.lib.paths import DBT_PROJECT_DIR
 
 SHEETS = ("spreadsheets", "contacts")
@@ -69,6 +71,8 @@ def form(record_id: str, name: str | None, email: str | None = None, phone: str 
 def prepare_landing(home: Path) -> None:
     for source, entity in (SHEETS, FORMS):
         LandingZone(root=home / "landing", source=source, entity=entity).prepare()
+    for entity in PIPEDRIVE_ENTITIES:
+        pipedrive_zone(home / "landing", entity).prepare()
 
 
 def land(home: Path, where: tuple[str, str], batch_id: str, loaded_at: datetime, *rows: Mapping) -> None:

@@ -5,6 +5,13 @@
 -- answer, so a later refusal withdraws an earlier yes, and no answer at all means not consented. An answer
 -- with no date of its own counts as of when it landed, an upper bound of when it was given: so an undated
 -- yes cannot outrank any refusal (the refusal may be the later answer), while an undated refusal counts.
+--
+-- Sales data comes from the customer's live Pipedrive persons (the most recently updated one when there are
+-- several): company is its organization's current name where known, else the survivor above; industry and
+-- company_size come from that organization (custom fields, see dbt_project.yml); owner is the person's
+-- owner, else the owner of the latest won deal. Purchases are the won, non-deleted deals of any of the
+-- customer's persons. total_value sums them only when they share one currency (currency names it); with
+-- several currencies it is null and currency lists them, since adding KRW to EUR means nothing.
 with
 
 contacts as (
@@ -16,6 +23,24 @@ contacts as (
 customer_ids as (
 
     select * from {{ ref('int_identity__customer_ids') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('stg_pipedrive__persons') }}
+
+),
+
+organizations as (
+
+    select * from {{ ref('stg_pipedrive__organizations') }}
+
+),
+
+deals as (
+
+    select * from {{ ref('stg_pipedrive__deals') }}
 
 ),
 
@@ -48,7 +73,7 @@ customer_records as (
 
 ),
 
-final as (
+survivors as (
 
     select
         customer_id,
@@ -77,6 +102,86 @@ final as (
         string_agg(distinct source, ',' order by source) as sources
     from customer_records
     group by customer_id
+
+),
+
+customer_persons as (
+
+    select
+        customer_ids.customer_id,
+        cast(persons.source_record_id as bigint) as person_id,
+        persons.organization_id,
+        persons.owner_id,
+        row_number() over (
+            partition by customer_ids.customer_id
+            order by persons.updated_at desc, persons.source_record_id asc
+        ) as person_rank
+    from persons
+    inner join customer_ids
+        on persons.source || ':' || persons.source_record_id = customer_ids.record_key
+
+),
+
+sales_contacts as (
+
+    select
+        customer_persons.customer_id,
+        customer_persons.owner_id,
+        organizations.organization_name,
+        organizations.industry,
+        organizations.company_size
+    from customer_persons
+    left join organizations
+        on customer_persons.organization_id = organizations.organization_id
+    where customer_persons.person_rank = 1
+
+),
+
+purchases as (
+
+    select
+        customer_persons.customer_id,
+        count(distinct deals.deal_id) as purchase_count,
+        case when count(distinct deals.currency) <= 1 then sum(deals.deal_value) end as total_value,
+        string_agg(distinct deals.currency, ',' order by deals.currency) as currency,
+        min(deals.won_at) as first_purchase_at,
+        max(deals.won_at) as last_purchase_at,
+        max_by(deals.owner_id, deals.won_at) as last_deal_owner_id
+    from deals
+    inner join customer_persons
+        on deals.person_id = customer_persons.person_id
+    where deals.status = 'won'
+    group by customer_persons.customer_id
+
+),
+
+final as (
+
+    select
+        survivors.customer_id,
+        survivors.full_name,
+        survivors.primary_email,
+        survivors.primary_phone,
+        coalesce(sales_contacts.organization_name, survivors.company) as company,
+        sales_contacts.industry,
+        sales_contacts.company_size,
+        survivors.consent_email,
+        survivors.source_count,
+        survivors.record_count,
+        survivors.first_seen_at,
+        survivors.last_seen_at,
+        survivors.sources,
+        coalesce(purchases.purchase_count, 0) as purchase_count,
+        case when purchases.customer_id is null then 0 else purchases.total_value end as total_value,
+        purchases.currency,
+        purchases.first_purchase_at,
+        purchases.last_purchase_at,
+        cast(coalesce(sales_contacts.owner_id, purchases.last_deal_owner_id) as varchar) as owner
+    from survivors
+    left join sales_contacts
+        on survivors.customer_id = sales_contacts.customer_id
+    left join purchases
+        on survivors.customer_id = purchases.customer_id
 
 )
 

@@ -1,0 +1,88 @@
+{#-
+    The current version of every live record of an API source landed page by page (connectors/landing.py
+    API_RECORD_SCHEMA): the latest by updated_at, a deletion winning a tie, then the later landing; with the
+    time the record first landed. Overlapping syncs and re-runs land a record several times; it comes out
+    once. A record whose current version is deleted (or reconciled away by a full refresh) is left out.
+-#}
+{% macro latest_api_records(source_relation) -%}
+    select * exclude (version_rank)
+    from (
+        select
+            *,
+            min(_loaded_at) over (partition by _source, record_id) as first_loaded_at,
+            row_number() over (
+                partition by _source, record_id
+                order by updated_at desc, is_deleted desc, _loaded_at desc, _load_id desc
+            ) as version_rank
+        from {{ source_relation }}
+    ) as versions
+    where version_rank = 1 and not is_deleted
+{%- endmacro %}
+
+
+{#-
+    Staging for an API source whose records are contacts (API_CONTACT_RECORD_SCHEMA): the columns of
+    stage_landed_contacts, from the current live version of each record (latest_api_records) instead of the
+    latest version of a file. An API record has no file, sheet or row: source_file names its entity
+    (persons) and source_record_id its id. extra_columns are further column
+    expressions, e.g. fields extracted from the record JSON.
+-#}
+{% macro stage_landed_api_contacts(source_relation, extra_columns=[]) -%}
+with
+
+current_versions as (
+
+    {{ latest_api_records(source_relation) }}
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        source_record_id,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        first_loaded_at,
+        _entity as source_file,
+        cast(null as varchar) as source_sheet,
+        cast(null as bigint) as source_row,
+        record_at,
+        nullif(trim(full_name), '') as full_name,
+        nullif(trim(email), '') as email,
+        nullif(trim(phone), '') as phone,
+        phone_type,
+        nullif(trim(company), '') as company,
+        consent_email,
+        raw_name,
+        raw_email,
+        raw_phone,
+        raw_company,
+        raw_consent_email,
+        raw_row,
+        attributes,
+        field_issues,
+        rejection_reason,
+        rejection_reason is not null as is_rejected,
+        updated_at,
+        record,
+        {%- for column in extra_columns %}
+        {{ column }},
+        {%- endfor %}
+    from current_versions
+
+),
+
+final as (
+
+    select
+        *,
+        {{ name_key('full_name') }} as name_key,
+        {{ email_local_part('email') }} as email_local_part,
+        {{ email_domain('email') }} as email_domain
+    from renamed
+
+)
+
+select * from final
+{%- endmacro %}

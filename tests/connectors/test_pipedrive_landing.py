@@ -1,0 +1,196 @@
+"""Pipedrive syncs into the landing zone against the loopback fake: pages as batches, the landed cursor,
+counts, deletions and the normalised contact columns of persons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyarrow.parquet as pq
+import pytest
+from pydantic import SecretStr
+
+from connectors.http import MalformedResponseError
+from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA
+from connectors.pipedrive import PipedriveClient
+from connectors.pipedrive_sync import landing_zone, person_contacts, sync_entity
+from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
+
+TOKEN = "pd-sync-token-0123"
+OVERLAP = timedelta(minutes=5)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePipedrive]:
+    with FakePipedrive.running(token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def client(fake) -> Iterator[PipedriveClient]:
+    with PipedriveClient(fake.url, SecretStr(TOKEN), page_size=3, backoff_factor=0.01) as pipedrive:
+        yield pipedrive
+
+
+def people(*ids: int, **values) -> list[dict]:
+    return [person(i, email=f"p{i}@haneul.kr", **values) for i in ids]
+
+
+def landed(zone) -> list[dict]:
+    rows = []
+    for batch_id in zone.batch_ids():
+        rows += pq.read_table(zone.batch_path(batch_id)).to_pylist()
+    return rows
+
+
+def test_each_page_lands_as_its_own_batch_with_the_api_columns(fake, client, tmp_path):
+    fake.add("persons", *people(*range(1, 8)))
+    zone = landing_zone(tmp_path, "persons")
+
+    report = sync_entity(client, zone, overlap=OVERLAP)
+
+    assert zone.schema == API_CONTACT_RECORD_SCHEMA
+    assert [b.rsplit("-", 1)[1] for b in zone.batch_ids()] == ["p00001", "p00002", "p00003"]
+    assert all(b.startswith(report.sync_id) for b in zone.batch_ids())
+    rows = landed(zone)
+    assert [row["record_id"] for row in rows] == [str(i) for i in range(1, 8)]
+    assert [row["_page"] for row in rows] == [1, 1, 1, 2, 2, 2, 3]
+    assert rows[0]["_cursor"] is None and rows[3]["_cursor"] == fake.requests[1].query["cursor"]
+    assert rows[0]["updated_at"] == EPOCH + timedelta(minutes=1)
+    assert rows[0]["record"].startswith('{"id":1,')
+    assert (report.records_new, report.pages, report.stats.api_calls) == (7, 3, 3)
+    assert report.cursor_before is None and report.cursor_after == EPOCH + timedelta(minutes=7)
+
+
+def test_persons_are_normalised_like_a_spreadsheet_row(tmp_path):
+    record = person(5, name="KIM MINSU", email=" Kim.Minsu+crm@Gmail.com ", org_id=10)
+    record["phones"] = [
+        {"value": "02-123-4567", "primary": False, "label": "work"},
+        {"value": "010-2345-6789", "primary": True, "label": "mobile"},
+    ]
+    bare = person(6, name="  ")
+    bare["emails"], bare["phones"] = [], []
+
+    rows = person_contacts([record, bare], {"10": "  (주) 한빛  푸드 "}).to_pylist()
+
+    assert rows[0]["source_record_id"] == "5"
+    assert (rows[0]["full_name"], rows[0]["email"]) == ("Kim Minsu", "kimminsu@gmail.com")
+    assert (rows[0]["phone"], rows[0]["phone_type"]) == ("+821023456789", "mobile")
+    assert rows[0]["company"] == "(주) 한빛 푸드"
+    assert rows[0]["record_at"] == EPOCH + timedelta(minutes=5)
+    assert rows[0]["rejection_reason"] is None
+    assert rows[1]["rejection_reason"].startswith("Pipedrive person 6: no valid email or phone")
+
+
+def test_the_next_sync_starts_at_the_landed_cursor_minus_the_overlap(fake, client, tmp_path):
+    fake.add("persons", *people(*range(1, 5)))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    fake.add("persons", person(2, email="new@haneul.kr", updated=EPOCH + timedelta(hours=1)))
+    fake.add("persons", *people(9))
+    fake.requests.clear()
+
+    report = sync_entity(client, zone, overlap=OVERLAP)
+
+    assert report.cursor_before == EPOCH + timedelta(minutes=4)
+    assert fake.requests[0].query["updated_since"] == "2024-12-31T23:59:00Z"  # 00:04 minus 5 minutes
+    assert (report.records_new, report.records_updated, report.records_unchanged) == (1, 1, 3)
+    assert report.cursor_after == EPOCH + timedelta(hours=1)
+
+
+def test_a_full_refresh_walks_everything_and_reconciles_deleted_persons(fake, client, tmp_path):
+    fake.add("persons", *people(1, 2, 3))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    fake.records["persons"][2]["is_deleted"] = True  # Pipedrive stops listing a deleted person
+    fake.requests.clear()
+
+    incremental = sync_entity(client, zone, overlap=OVERLAP)
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert incremental.records_deleted == 0
+    assert "updated_since" not in fake.requests[-1].query
+    assert full.records_deleted == 1
+    tombstones = [row for row in landed(zone) if row["is_deleted"]]
+    assert [(row["record_id"], row["email"]) for row in tombstones] == [("2", "p2@haneul.kr")]
+    assert tombstones[0]["updated_at"] == EPOCH + timedelta(minutes=2)
+    assert full.cursor_after == EPOCH + timedelta(minutes=3)
+
+
+def test_deals_come_in_one_walk_with_deleted_ones_flagged(fake, client, tmp_path):
+    fake.add("deals", deal(1, status="won"), deal(2), deal(3, is_deleted=True, status="won"))
+    zone = landing_zone(tmp_path, "deals")
+
+    report = sync_entity(client, zone, overlap=OVERLAP)
+
+    assert zone.schema == API_RECORD_SCHEMA
+    assert {row["record_id"]: row["is_deleted"] for row in landed(zone)} == {
+        "1": False,
+        "2": False,
+        "3": True,
+    }
+    assert (report.records_new, report.records_deleted) == (2, 1)
+    assert {request.query["status"] for request in fake.requests} == {"open,won,lost,deleted"}
+
+
+def test_persons_take_their_organization_name_from_landed_organizations(fake, client, tmp_path):
+    fake.add("organizations", organization(10, name="Haneul Foods"))
+    fake.add("persons", *people(1, org_id=10), *people(2, org_id=99))
+    organizations = landing_zone(tmp_path, "organizations")
+    sync_entity(client, organizations, overlap=OVERLAP)
+
+    sync_entity(client, landing_zone(tmp_path, "persons"), overlap=OVERLAP, organizations=organizations)
+
+    companies = {row["record_id"]: row["company"] for row in landed(landing_zone(tmp_path, "persons"))}
+    assert companies == {"1": "Haneul Foods", "2": None}
+
+
+def test_a_malformed_page_fails_after_the_good_pages_landed_and_nothing_partial(fake, client, tmp_path):
+    fake.add("persons", *people(*range(1, 8)))
+    fake.inject("malformed", skip=1)
+    zone = landing_zone(tmp_path, "persons")
+
+    with pytest.raises(MalformedResponseError, match="persons page 2"):
+        sync_entity(client, zone, overlap=OVERLAP)
+
+    assert [row["record_id"] for row in landed(zone)] == ["1", "2", "3"]
+    assert not list(zone.directory.glob(".tmp-*"))
+
+
+def test_a_record_without_an_update_time_is_a_malformed_page(fake, client, tmp_path):
+    broken = person(1)
+    broken["update_time"] = None
+    fake.add("persons", broken)
+
+    with pytest.raises(MalformedResponseError, match="record 1 without a readable update_time"):
+        sync_entity(client, landing_zone(tmp_path, "persons"), overlap=OVERLAP)
+
+
+def test_the_landed_cursor_is_read_from_parquet_statistics(tmp_path):
+    zone = landing_zone(tmp_path, "organizations")
+    zone.prepare()
+    assert zone.max_value("updated_at") is None
+    row = {"_source": "pipedrive", "_entity": "organizations", "_sync_id": "s", "_page": 1, "_cursor": None}
+    zone.write_batch(
+        "a", [{**row, "record_id": "1", "updated_at": None, "is_deleted": False, "record": "{}"}]
+    )
+    zone.write_batch(
+        "b",
+        [
+            {
+                **row,
+                "record_id": "2",
+                "updated_at": datetime(2025, 3, 1, tzinfo=UTC),
+                "is_deleted": False,
+                "record": "{}",
+            },
+            {
+                **row,
+                "record_id": "3",
+                "updated_at": datetime(2025, 2, 1, tzinfo=UTC),
+                "is_deleted": False,
+                "record": "{}",
+            },
+        ],
+    )
+    assert zone.max_value("updated_at") == datetime(2025, 3, 1, tzinfo=UTC)
