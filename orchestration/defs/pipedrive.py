@@ -8,6 +8,7 @@ from connectors.http import ApiError, AuthError, MalformedResponseError, StuckCu
 from connectors.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient
 from connectors.pipedrive_sync import landing_zone, sync_entity
 from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.sync_runs import is_full_refresh_run
 
 OWNERS = ["team:data-engineering"]
 # Transient faults (5xx, timeouts, rate limits that outlasted the client's own retries) get a few more
@@ -74,7 +75,7 @@ def _sync(
                 client,
                 zone,
                 overlap=timedelta(minutes=settings.sync_overlap_minutes),
-                full_refresh=config.full_refresh,
+                full_refresh=config.full_refresh or is_full_refresh_run(context),
                 region=settings.default_region,
                 local_tz=settings.local_timezone,
                 organizations=organizations,
