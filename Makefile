@@ -37,6 +37,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_sync.py
 
 sample-data: install
 	$(BIN)/python scripts/generate_sample_data.py --out sample_data/inbox
