@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.lib.dbt_project import dbt_project
 from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.sync_runs import OWNERS
 from orchestration.lib.warehouse import customer_counts
 
 dbt_project.prepare_if_dev()
@@ -22,7 +23,7 @@ class DriplineDbtTranslator(DagsterDbtTranslator):
         return "customers"
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
-        return ["team:data-engineering"]
+        return OWNERS
 
 
 def customer_metrics(warehouse: Path) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from connectors.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, IngestReport, 
 from connectors.landing import LandingZone
 from connectors.spreadsheets import read_spreadsheet
 from orchestration.lib.settings import DriplineSettings
-
-OWNERS = ["team:data-engineering"]
+from orchestration.lib.sync_runs import OWNERS
 
 
 def _mapping_table(report: IngestReport) -> str:

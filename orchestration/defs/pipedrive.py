@@ -8,15 +8,7 @@ from connectors.http import ApiError, AuthError, MalformedResponseError, StuckCu
 from connectors.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient
 from connectors.pipedrive_sync import landing_zone, sync_entity
 from orchestration.lib.settings import DriplineSettings
-from orchestration.lib.sync_runs import is_full_refresh_run
-
-OWNERS = ["team:data-engineering"]
-# Transient faults (5xx, timeouts, rate limits that outlasted the client's own retries) get a few more
-# tries, spaced out; a retry resumes from what landed, so it never duplicates. Auth errors, malformed
-# pages and stuck cursors fail at once (dg.Failure with allow_retries=False): retrying cannot fix them.
-SYNC_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+from orchestration.lib.sync_runs import OWNERS, SYNC_RETRY_POLICY, is_full_refresh_run
 
 
 class PipedriveResource(dg.ConfigurableResource):

@@ -16,6 +16,7 @@ API_SOURCES = [
     dg.AssetKey(["pipedrive", "organizations"]),
     dg.AssetKey(["pipedrive", "persons"]),
     dg.AssetKey(["pipedrive", "deals"]),
+    dg.AssetKey(["typeform", "responses"]),
 ]
 FILE_SOURCES = [dg.AssetKey(["spreadsheets", "contacts"]), dg.AssetKey(["forms", "submissions"])]
 

@@ -21,6 +21,7 @@ from dbt.cli.main import dbtRunner
 from connectors.landing import RECORD_COLUMNS, LandingZone
 from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
 from connectors.pipedrive_sync import landing_zone as pipedrive_zone
+from connectors.typeform_sync import responses_zone as typeform_zone
 from orchestration.lib.paths import DBT_PROJECT_DIR
 
 SHEETS = ("spreadsheets", "contacts")
@@ -73,6 +74,7 @@ def prepare_landing(home: Path) -> None:
         LandingZone(root=home / "landing", source=source, entity=entity).prepare()
     for entity in PIPEDRIVE_ENTITIES:
         pipedrive_zone(home / "landing", entity).prepare()
+    typeform_zone(home / "landing").prepare()
 
 
 def land(home: Path, where: tuple[str, str], batch_id: str, loaded_at: datetime, *rows: Mapping) -> None:
