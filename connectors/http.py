@@ -33,6 +33,7 @@ __all__ = [
     "ApiUnavailableError",
     "AuthError",
     "MalformedResponseError",
+    "RateLimitBudgetError",
     "RateLimitError",
     "StuckCursorError",
     "SyncStats",
@@ -43,7 +44,13 @@ _ERROR_TEXT_LIMIT = 300
 
 
 class ApiError(RuntimeError):
-    """A call to an external API failed; the message names the service, the page and the URL."""
+    """A call to an external API failed; the message names the service, the page and the URL.
+
+    ``retryable`` says whether running the sync again later can help (an outage, a rate limit) or
+    whether a person must act first (credentials, a wrong URL, a malformed answer).
+    """
+
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -56,11 +63,21 @@ class AuthError(ApiError):
 
 
 class RateLimitError(ApiError):
-    """Still rate limited after the allowed retries, or asked to wait longer than ``max_retry_after``."""
+    """Still rate limited after the allowed retries."""
+
+    retryable = True
+
+
+class RateLimitBudgetError(RateLimitError):
+    """Asked to wait longer than ``max_retry_after`` (a spent daily budget): retrying soon cannot help."""
+
+    retryable = False
 
 
 class ApiUnavailableError(ApiError):
     """5xx, timeouts or connection failures that outlasted the bounded retries."""
+
+    retryable = True
 
 
 class MalformedResponseError(ApiError):
@@ -205,6 +222,7 @@ class ApiClient:
         self._session = requests.Session()
         self._session.auth = _TokenAuth(auth_header, auth_scheme, token)
         self._session.headers.update({"Accept": "application/json", "User-Agent": "dripline"})
+        self._retry = retry
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -270,7 +288,9 @@ class ApiClient:
                 status=status,
             )
         if status == 429:
-            raise RateLimitError(
+            wait = self._retry.get_retry_after(response)
+            budget_spent = wait is not None and wait > self._retry.max_retry_after
+            raise (RateLimitBudgetError if budget_spent else RateLimitError)(
                 f"{where} ({method} {response.url}) still rate limited after {attempts} attempt(s)"
                 f"{_retry_after_note(response)}: {self._error_text(response)}",
                 url=response.url,

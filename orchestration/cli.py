@@ -19,6 +19,17 @@ from orchestration.lib.warehouse import customer_counts
 
 INBOX_KINDS = ("spreadsheets", "forms")
 
+# Runs, events and schedules live in SQLite files in the home; nothing is sent anywhere. DuckDB has one
+# writer at a time, so queued runs (schedules, the launchpad) run one after another: an hourly sync never
+# meets a nightly rebuild that is still running on the warehouse lock.
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
 
 def prepare_home(settings: DriplineSettings) -> list[str]:
     """Create the home's folders; seed the demo home, and only it, with the shipped sample data."""
@@ -48,8 +59,7 @@ def use_home(settings: DriplineSettings) -> None:
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_config = dagster_home / "dagster.yaml"
     if not instance_config.exists():
-        # Runs, events and schedules live in SQLite files here; nothing is sent anywhere.
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+        instance_config.write_text(INSTANCE_CONFIG)
 
 
 def _mask(name: str | None) -> str:

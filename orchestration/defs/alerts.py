@@ -7,11 +7,18 @@ from orchestration.lib.alerts import failure_message, post_alert
 from orchestration.lib.settings import DriplineSettings
 
 
-def _root_cause(error) -> str:  # a step failure's SerializableErrorInfo
-    """The message of the innermost exception: Dagster wraps what the asset raised."""
-    while error.cause is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[0]
+def _first_line(error) -> str:  # a step failure's SerializableErrorInfo
+    """What the asset said: a dg.Failure's description (its causes are detail), else the innermost error.
+
+    Dagster wraps what the asset raised in a step-execution error; walk down to the first Failure, or to
+    the bottom of the chain.
+    """
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    chosen = next((e for e in chain if e.cls_name == "Failure"), chain[-1])
+    lines = [line.strip() for line in (chosen.message or "").splitlines() if line.strip()]
+    return lines[0] if lines else chosen.cls_name or "unknown error"
 
 
 @dg.run_failure_sensor(
@@ -23,7 +30,7 @@ def _root_cause(error) -> str:  # a step failure's SerializableErrorInfo
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     failures = [
-        (event.step_key or "run", _root_cause(event.step_failure_data.error))
+        (event.step_key or "run", _first_line(event.step_failure_data.error))
         for event in context.get_step_failure_events()
         if event.step_failure_data and event.step_failure_data.error
     ]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from connectors.http import ApiError, AuthError, MalformedResponseError, StuckCursorError
+from connectors.http import ApiError
 from connectors.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient
 from connectors.pipedrive_sync import landing_zone, sync_entity
 from orchestration.lib.settings import DriplineSettings
@@ -72,16 +72,12 @@ def _sync(
                 local_tz=settings.local_timezone,
                 organizations=organizations,
             )
-    except (AuthError, MalformedResponseError, StuckCursorError) as error:
-        raise dg.Failure(
-            description=f"Pipedrive {entity} sync failed; pages landed before the failure are kept: {error}",
-            allow_retries=False,
-        ) from error
     except ApiError as error:
+        # Only an outage or a rate limit is worth a retry; a wrong token, URL or answer needs a person.
         raise dg.Failure(
-            description=f"Pipedrive {entity} sync failed (retryable); re-running resumes from what landed: "
-            f"{error}",
-            allow_retries=True,
+            description=f"Pipedrive {entity} sync failed; the pages landed before the failure are kept and a "
+            f"re-run resumes from them: {error}",
+            allow_retries=error.retryable,
         ) from error
     context.log.info(
         f"Pipedrive {entity}: {report.records_fetched} fetched in {report.pages} page(s) "

@@ -4,12 +4,11 @@ from datetime import timedelta
 
 import dagster as dg
 
-from connectors.http import ApiError, AuthError, MalformedResponseError, StuckCursorError
+from connectors.http import ApiError
 from connectors.typeform import (
     FORM_IDS_SETTING,
     MAX_PAGE_SIZE,
     TOKEN_SETTING,
-    FormNotFoundError,
     TypeformClient,
 )
 from connectors.typeform_sync import TypeformSyncReport, responses_zone, sync_form, walks_zone
@@ -112,17 +111,12 @@ def typeform_responses(
                         synonyms=settings.header_synonyms,
                     )
                 )
-    except (AuthError, FormNotFoundError, MalformedResponseError, StuckCursorError) as error:
-        raise dg.Failure(
-            description=f"Typeform responses sync failed; pages landed before the failure are kept, and the "
-            f"next run walks an unfinished form again: {error}",
-            allow_retries=False,
-        ) from error
     except ApiError as error:
+        # Only an outage or a rate limit is worth a retry; a wrong token, form or answer needs a person.
         raise dg.Failure(
-            description=f"Typeform responses sync failed (retryable); re-running walks an unfinished form "
-            f"again from its last complete walk: {error}",
-            allow_retries=True,
+            description=f"Typeform responses sync failed; the pages landed before the failure are kept, and "
+            f"the next run walks an unfinished form again from its last complete walk: {error}",
+            allow_retries=error.retryable,
         ) from error
     for report in reports:
         context.log.info(

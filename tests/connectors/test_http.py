@@ -16,6 +16,7 @@ from connectors.http import (
     ApiUnavailableError,
     AuthError,
     MalformedResponseError,
+    RateLimitBudgetError,
     RateLimitError,
 )
 from tests.fakes.server import LoopbackServer, Reply, Request
@@ -85,9 +86,10 @@ def test_rate_limited_calls_wait_for_retry_after_and_count_the_wait(script, serv
 def test_retry_after_longer_than_the_allowed_wait_fails_at_once(script, server):
     script.replies = [Reply(429, {"error": "daily budget spent"}, {"Retry-After": "2"})]
 
-    with make_client(server.url, max_retry_after=1) as client, pytest.raises(RateLimitError) as raised:
+    with make_client(server.url, max_retry_after=1) as client, pytest.raises(RateLimitBudgetError) as raised:
         client.get_json("/things", page="things page 1")
 
+    assert not raised.value.retryable  # a spent budget: running again soon cannot help
     assert len(server.requests) == 1
     assert "Retry-After: 2s" in str(raised.value)
     assert "daily budget spent" in str(raised.value)
@@ -254,3 +256,18 @@ def test_stats_read_as_asset_metadata(script, server, client):
     assert metadata["retries"] == 1
     assert metadata["rate_limit_waits"] == 1
     assert metadata["rate_limit_wait_seconds"] >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        (ApiUnavailableError, True),
+        (RateLimitError, True),
+        (RateLimitBudgetError, False),
+        (AuthError, False),
+        (MalformedResponseError, False),
+        (ApiError, False),
+    ],
+)
+def test_only_outages_and_rate_limits_are_worth_a_later_retry(error, retryable):
+    assert error("x").retryable is retryable

@@ -53,3 +53,25 @@ def test_a_broken_webhook_does_not_raise_from_the_sensor(failed_run, httpserver,
     monkeypatch.setenv("DRIPLINE_ALERT_WEBHOOK_URL", httpserver.url_for("/hooks/dripline"))
     _evaluate(*failed_run)
     assert len(httpserver.log) == 1
+
+
+@dg.asset
+def sync_gives_up() -> None:
+    try:
+        raise ConnectionError("HTTPConnectionPool(host='127.0.0.1'): Max retries exceeded")
+    except ConnectionError as error:
+        raise dg.Failure(description="Pipedrive persons sync failed after 6 attempt(s)") from error
+
+
+def test_the_alert_quotes_what_the_asset_said_not_the_transport_detail_below_it(
+    home, httpserver, monkeypatch
+):
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([sync_gives_up], instance=instance, raise_on_error=False)
+    [failure] = [event for event in result.all_events if event.event_type == dg.DagsterEventType.RUN_FAILURE]
+    httpserver.expect_oneshot_request("/hooks/dripline", method="POST").respond_with_data("ok")
+    monkeypatch.setenv("DRIPLINE_ALERT_WEBHOOK_URL", httpserver.url_for("/hooks/dripline"))
+    _evaluate(instance, result, failure)
+    text = json.loads(httpserver.log[0][0].data)["text"]
+    assert "Pipedrive persons sync failed after 6 attempt(s)" in text
+    assert "HTTPConnectionPool" not in text

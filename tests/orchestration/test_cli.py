@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from orchestration import cli
@@ -52,3 +54,15 @@ def test_the_summary_names_counts_merges_and_quarantine_reasons():
     assert "cus_1  김*수" in text and "김민수" not in text
     assert "a.csv row 3: no valid email or phone (email: '…' is not a valid address)" in text
     assert "kim@" not in text
+
+
+def test_the_homes_dagster_instance_runs_one_run_at_a_time(tmp_path, monkeypatch):
+    import dagster as dg
+
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "mine"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # use_home changes these three; monkeypatch restores them
+    cli.use_home(DriplineSettings())
+    with dg.DagsterInstance.from_config(str(tmp_path / "mine" / "dagster")) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        assert not instance.telemetry_enabled
