@@ -46,3 +46,29 @@ def test_the_schedules_target_a_job_of_the_code_location(dbt_manifest, schedule)
     from orchestration.definitions import defs
 
     assert defs().resolve_schedule_def(schedule.name).job_name == "pipeline_job"
+
+
+def _checks(check: dg.AssetChecksDefinition, path: list[str]) -> bool:
+    return any(key.asset_key.path == path for key in check.check_keys)
+
+
+def test_a_skipped_sync_warns_that_its_source_is_not_configured(home, monkeypatch):
+    from orchestration.defs.checks import sync_is_configured_checks
+    from orchestration.defs.pipedrive import PipedriveResource, pipedrive_deals
+
+    monkeypatch.delenv("DRIPLINE_PIPEDRIVE_API_TOKEN", raising=False)
+    [check] = [c for c in sync_is_configured_checks if _checks(c, ["pipedrive", "deals"])]
+    result = dg.materialize([pipedrive_deals, check], resources={"pipedrive": PipedriveResource()})
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "DRIPLINE_PIPEDRIVE_API_TOKEN" in evaluation.description
+
+
+def test_a_configured_sync_passes_the_check(home, fake):  # noqa: F811
+    from orchestration.defs.checks import sync_is_configured_checks
+
+    [check] = [c for c in sync_is_configured_checks if _checks(c, ["pipedrive", "persons"])]
+    result = dg.materialize([pipedrive_persons, check], resources=RESOURCES)
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed
