@@ -4,10 +4,10 @@ Lists walk ``GET /api/v2/<entity>`` with cursor pagination (``additional_data.ne
 the last page) sorted by ``update_time`` ascending, optionally from ``updated_since`` (inclusive,
 RFC 3339). Records come back exactly as Pipedrive sends them; reshaping happens downstream.
 
-Deleted deals are listed only on request (``include_deleted=True``), by a second walk with
-``status=deleted``: Pipedrive keeps them there for 30 days and leaves them out of the default list.
-``statuses=DEAL_STATUSES`` lists every deal, deleted ones included, in one walk ordered by update time.
-Persons and organizations have no such filter; their deletions need a full reconciliation.
+Pipedrive leaves deleted deals out of the default list and keeps them under ``status=deleted`` for 30
+days; ``statuses=DEAL_STATUSES`` lists every deal, deleted ones included, in one walk ordered by update
+time. (Archived deals are in neither since 2025-07-15.) Persons and organizations have no such filter; their
+deletions need a full reconciliation.
 """
 
 from __future__ import annotations
@@ -105,10 +105,9 @@ class PipedriveClient(ApiClient):
         entity: str,
         *,
         updated_since: datetime | str | None = None,
-        include_deleted: bool = False,
         statuses: Sequence[str] | None = None,
     ) -> Iterator[Page]:
-        """Yield every page of ``entity``, oldest update first; deleted deals last when asked for.
+        """Yield every page of ``entity``, oldest update first.
 
         ``statuses`` (deals only) filters one walk by status, e.g. ``DEAL_STATUSES`` for every deal,
         deleted ones included, in a single walk ordered by update time: a caller that derives its next
@@ -118,7 +117,7 @@ class PipedriveClient(ApiClient):
         """
         if entity not in ENTITIES:
             raise ValueError(f"unknown Pipedrive entity {entity!r}; expected one of {', '.join(ENTITIES)}")
-        if (include_deleted or statuses) and entity != "deals":
+        if statuses and entity != "deals":
             raise ValueError("only deals can be listed with their deletions (status=deleted)")
         params = {"sort_by": "update_time", "sort_direction": "asc"}
         if updated_since is not None:
@@ -129,18 +128,6 @@ class PipedriveClient(ApiClient):
                 raise ValueError(f"unknown deal status(es) {unknown}; expected some of {DEAL_STATUSES}")
             params["status"] = ",".join(statuses)
         yield from self._walk(entity, params)
-        if include_deleted:
-            yield from self._walk(entity, {**params, "status": "deleted"})
-
-    def iter_records(
-        self,
-        entity: str,
-        *,
-        updated_since: datetime | str | None = None,
-        include_deleted: bool = False,
-    ) -> Iterator[dict[str, Any]]:
-        for page in self.iter_pages(entity, updated_since=updated_since, include_deleted=include_deleted):
-            yield from page.records
 
     def _walk(self, entity: str, params: dict[str, str]) -> Iterator[Page]:
         path = f"/api/v2/{entity}"

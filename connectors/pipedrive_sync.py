@@ -4,13 +4,19 @@ A sync of one entity walks ``GET /api/v2/<entity>`` sorted by update time from `
 every page as its own batch (``<sync_id>-p<page>``) before asking for the next, so a sync killed half-way
 keeps the pages it landed. ``updated_since`` is derived from what has durably landed: the largest
 ``updated_at`` in the entity's batches (from the parquet footers) minus an overlap, so the cursor can never
-run ahead of written data, and a re-run after a crash fetches again from the last landed page. Records
-fetched twice (overlap, re-runs) land twice; staging keeps the latest version per record_id by
-``updated_at``, so each record reaches the warehouse once.
+run ahead of written data, and a re-run after a crash fetches again from the last landed page. A fetched
+record whose ``(updated_at, is_deleted)`` (and, for a person, organization name) equals its latest landed
+version is counted as unchanged and not landed again, so overlaps and nightly full refreshes do not grow
+the landing zone. Staging keeps the latest version per record_id by ``updated_at``, a tie going to the later
+landing (``_loaded_at``, then ``_load_id``) exactly as ``_latest_indices`` does here.
 
-Deals are walked with every status, deleted included, in one walk ordered by update time. Persons and
-organizations have no deleted listing: a full refresh that walks to the end reconciles instead, landing a
-tombstone (the last landed version with ``is_deleted`` set) for each landed record the API no longer lists.
+Deals are walked with every status, deleted included, in one walk ordered by update time, and are never
+reconciled: since 2025-07-15 the deals list leaves archived deals out, so a deal missing from a full walk
+may be archived, not deleted; it keeps its last landed version. Persons and organizations have no deleted
+listing: a full refresh that walks to the end reconciles instead, landing a tombstone (the last landed
+version with ``is_deleted`` set) for each landed record the API no longer lists, unless that would
+tombstone more than ``MASS_DELETION_SHARE`` of the live records (an empty or less-privileged walk): then
+``MassDeletionError`` is raised and nothing is tombstoned, unless ``allow_mass_deletion`` is set.
 Persons also carry Dripline's normalised contact columns, filled by the same ``TableRecords`` the file
 readers use.
 """
@@ -27,6 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from connectors.http import SyncStats
 from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
@@ -35,8 +42,11 @@ from connectors.pipedrive import DEAL_STATUSES, ENTITIES, Page, PipedriveClient
 from connectors.records import RecordBuilder, TableRecords
 
 __all__ = [
+    "MASS_DELETION_SHARE",
     "SOURCE",
+    "MassDeletionError",
     "SyncReport",
+    "check_mass_deletion",
     "landing_zone",
     "next_updated_since",
     "sync_entity",
@@ -48,6 +58,28 @@ _PERSON_HEADERS = ["id", "name", "email", "phone", "organization", "update_time"
 _PERSON_MAPPING = {0: "record_id", 1: "name", 2: "email", 3: "phone", 4: "company", 5: "record_at"}
 _CONTACT_COLUMNS = [f.name for f in API_CONTACT_RECORD_SCHEMA if f.name not in API_RECORD_SCHEMA.names]
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A full-refresh reconcile that would tombstone more than this share of the live landed records is refused.
+MASS_DELETION_SHARE = 0.2
+# The columns that pick the latest landed version of a record (see _latest_indices).
+_VERSION_COLUMNS = ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted"]
+
+
+class MassDeletionError(RuntimeError):
+    """A full-refresh reconcile would tombstone more than ``MASS_DELETION_SHARE`` of the live records."""
+
+
+def check_mass_deletion(what: str, missing: int, live: int, *, allow: bool) -> None:
+    """Refuse (``MassDeletionError``) to tombstone ``missing`` of ``live`` landed records when that is more
+    than ``MASS_DELETION_SHARE`` of them, unless ``allow``: a walk that came back empty, or with a token
+    that sees less, must not delete most of the data."""
+    if allow or missing == 0 or missing <= MASS_DELETION_SHARE * live:
+        return
+    raise MassDeletionError(
+        f"Refusing to reconcile {what}: {missing} of {live} live landed records "
+        f"({missing / live:.0%}) are missing from the full walk, more than the {MASS_DELETION_SHARE:.0%} "
+        f"allowed; nothing was tombstoned. If they really were deleted, run the full refresh again with "
+        f"allow_mass_deletion=True."
+    )
 
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
@@ -126,11 +158,14 @@ def sync_entity(
     local_tz: str = "Asia/Seoul",
     organizations: LandingZone | None = None,
     on_page: Callable[[Page, int], None] | None = None,
+    allow_mass_deletion: bool = False,
 ) -> SyncReport:
     """Land every record of ``zone.entity`` updated since the landed cursor (all of them on a full refresh).
 
     ``organizations`` is the organizations zone a persons sync reads organization names from (a v2
     person carries only ``org_id``). ``on_page`` is called with each page and the rows landed for it.
+    A full refresh of persons or organizations reconciles; ``allow_mass_deletion`` lets it tombstone more
+    than ``MASS_DELETION_SHARE`` of the live records (else ``MassDeletionError``, nothing tombstoned).
     """
     entity = zone.entity
     zone.prepare()
@@ -138,7 +173,8 @@ def sync_entity(
     if full_refresh:
         updated_since = None
     report = SyncReport(entity, new_sync_id(), full_refresh, cursor_before, updated_since)
-    known = _landed_state(zone)
+    landed = _landed_state(zone)
+    known = {record_id: (version.updated_at, version.is_deleted) for record_id, version in landed.items()}
     org_names = _organization_names(organizations) if entity == "persons" and organizations else {}
     seen: set[str] = set()
     pages = client.iter_pages(
@@ -146,20 +182,24 @@ def sync_entity(
         updated_since=updated_since,
         statuses=DEAL_STATUSES if entity == "deals" else None,
     )
-    stats_before = _copy_stats(client.stats)
+    stats_before = SyncStats(**vars(client.stats))
     for page in pages:
         report.pages += 1
         rows = _page_rows(client, page, report, known, seen)
         table = _page_table(zone, page, report.pages, report.sync_id, rows, org_names, region, local_tz)
+        table = _changed_rows(table, landed)
         if table.num_rows:
             batch_id = f"{report.sync_id}-p{report.pages:05d}"
             report.rows_landed += zone.write_batch(batch_id, table)
             report.batches.append(batch_id)
+            landed.update(_versions(table, batch_id))
         if on_page is not None:
             on_page(page, table.num_rows)
-    if full_refresh:
-        _reconcile(zone, report, known, seen)
-    report.stats = _stats_since(client.stats, stats_before)
+    if full_refresh and entity != "deals":
+        _reconcile(zone, report, known, seen, landed, allow_mass_deletion=allow_mass_deletion)
+    report.stats = SyncStats(
+        **{key: value - getattr(stats_before, key) for key, value in vars(client.stats).items()}
+    )
     report.cursor_after = zone.max_value("updated_at")
     return report
 
@@ -304,36 +344,82 @@ def _organization_name(person: Mapping[str, Any], org_names: Mapping[str, str]) 
 
 
 def _latest_indices(table: pa.Table) -> pa.Array:
-    """Row indices of the latest version of each record_id (by updated_at, then _loaded_at)."""
+    """Row indices of the latest version of each record_id: by updated_at, a tie going to the later landing
+    (_loaded_at, then _load_id), as staging's latest_api_records orders them."""
     if table.num_rows == 0:
         return pa.array([], pa.int64())
     indexed = table.append_column("_index", pa.array(range(table.num_rows), pa.int64()))
     ordered = indexed.sort_by(
-        [("record_id", "ascending"), ("updated_at", "descending"), ("_loaded_at", "descending")]
+        [
+            ("record_id", "ascending"),
+            ("updated_at", "descending"),
+            ("_loaded_at", "descending"),
+            ("_load_id", "descending"),
+        ]
     )
     ids = ordered.column("record_id").to_pylist()
     keep = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
     return pc.take(ordered.column("_index"), pa.array(keep, pa.int64())).combine_chunks()
 
 
-def _landed_state(zone: LandingZone) -> dict[str, tuple[datetime | None, bool]]:
-    """``{record_id: (updated_at, is_deleted)}`` of the latest landed version of every record."""
-    table = zone.read_columns(["record_id", "updated_at", "_loaded_at", "is_deleted"])
+@dataclass(frozen=True)
+class _Version:
+    """The latest landed version of a record: enough to tell an unchanged re-fetch and to find its batch."""
+
+    updated_at: datetime | None
+    is_deleted: bool
+    load_id: str
+    company: str | None = None
+
+
+def _landed_state(zone: LandingZone) -> dict[str, _Version]:
+    """The latest landed version of every record, from the version columns alone (and a person's company)."""
+    contacts = zone.schema is API_CONTACT_RECORD_SCHEMA
+    table = zone.read_columns([*_VERSION_COLUMNS, "company"] if contacts else _VERSION_COLUMNS)
     latest = table.take(_latest_indices(table))
+    n = latest.num_rows
+    companies = latest.column("company").to_pylist() if contacts else [None] * n
     return {
-        record_id: (updated_at, is_deleted)
-        for record_id, updated_at, is_deleted in zip(
+        record_id: _Version(updated_at, is_deleted, load_id, company)
+        for record_id, updated_at, is_deleted, load_id, company in zip(
             latest.column("record_id").to_pylist(),
             latest.column("updated_at").to_pylist(),
             latest.column("is_deleted").to_pylist(),
+            latest.column("_load_id").to_pylist(),
+            companies,
             strict=True,
         )
     }
 
 
+def _row_versions(table: pa.Table) -> list[tuple[str, tuple[datetime | None, bool, str | None]]]:
+    """``(record_id, (updated_at, is_deleted, company))`` of each row of a page table, in order."""
+    ids = table.column("record_id").to_pylist()
+    companies = table.column("company").to_pylist() if "company" in table.column_names else [None] * len(ids)
+    states = zip(
+        table.column("updated_at").to_pylist(), table.column("is_deleted").to_pylist(), companies, strict=True
+    )
+    return list(zip(ids, states, strict=True))
+
+
+def _changed_rows(table: pa.Table, landed: Mapping[str, _Version]) -> pa.Table:
+    """The rows of a page table that differ from the latest landed version of their record (updated_at,
+    is_deleted and, for a person, the organization name it carries): an unchanged re-fetch is not landed."""
+    keep = []
+    for record_id, state in _row_versions(table):
+        version = landed.get(record_id)
+        keep.append(version is None or (version.updated_at, version.is_deleted, version.company) != state)
+    return table.filter(pa.array(keep, pa.bool_()))
+
+
+def _versions(table: pa.Table, load_id: str) -> dict[str, _Version]:
+    """The versions the rows of a page table landed as, in batch ``load_id``."""
+    return {record_id: _Version(*state[:2], load_id, state[2]) for record_id, state in _row_versions(table)}
+
+
 def _organization_names(zone: LandingZone) -> dict[str, str]:
     """Current name of every landed, live organization."""
-    table = zone.read_columns(["record_id", "updated_at", "_loaded_at", "is_deleted", "record"])
+    table = zone.read_columns([*_VERSION_COLUMNS, "record"])
     latest = table.take(_latest_indices(table))
     latest = latest.filter(pc.invert(latest.column("is_deleted")))
     names = {}
@@ -346,18 +432,33 @@ def _organization_names(zone: LandingZone) -> dict[str, str]:
 
 
 def _reconcile(
-    zone: LandingZone, report: SyncReport, known: dict[str, tuple[datetime | None, bool]], seen: set[str]
+    zone: LandingZone,
+    report: SyncReport,
+    known: dict[str, tuple[datetime | None, bool]],
+    seen: set[str],
+    landed: Mapping[str, _Version],
+    *,
+    allow_mass_deletion: bool,
 ) -> None:
-    """After a complete full walk: a landed live record the API no longer lists was deleted (or, for a
-    deal, archived). Land its last version again with is_deleted set, so staging drops it."""
-    gone = sorted(
-        record_id for record_id, (_, deleted) in known.items() if not deleted and record_id not in seen
-    )
+    """After a complete full walk: a landed live person or organization the API no longer lists was
+    deleted. Land its last version again with is_deleted set, so staging drops it; refuse (nothing
+    tombstoned) when that is more than MASS_DELETION_SHARE of the live records, unless allowed."""
+    live = [record_id for record_id, (_, deleted) in known.items() if not deleted]
+    gone = sorted(record_id for record_id in live if record_id not in seen)
+    check_mass_deletion(f"Pipedrive {zone.entity}", len(gone), len(live), allow=allow_mass_deletion)
     if not gone:
         return
-    landed = zone.read_columns(zone.schema.names)
-    latest = landed.take(_latest_indices(landed))
-    latest = latest.filter(pc.is_in(latest.column("record_id"), pa.array(gone, pa.string())))
+    # A record missing from this walk landed nothing in it, so its latest version is the one found before
+    # the walk: read the full rows of just those batches, not the record JSON of every batch.
+    by_batch: dict[str, list[str]] = {}
+    for record_id in gone:
+        by_batch.setdefault(landed[record_id].load_id, []).append(record_id)
+    parts = []
+    for load_id, ids in sorted(by_batch.items()):
+        batch = pq.read_table(zone.batch_path(load_id), schema=zone.schema)
+        batch = batch.filter(pc.is_in(batch.column("record_id"), pa.array(ids, pa.string())))
+        parts.append(batch.take(_latest_indices(batch)))
+    latest = pa.concat_tables(parts)
     sequence = report.pages + 1
     n = latest.num_rows
     tombstones = latest.drop_columns(["_load_id", "_loaded_at"])
@@ -375,11 +476,3 @@ def _reconcile(
     for record_id in gone:
         updated_at, _ = known[record_id]
         known[record_id] = (updated_at, True)
-
-
-def _copy_stats(stats: SyncStats) -> SyncStats:
-    return SyncStats(**vars(stats))
-
-
-def _stats_since(stats: SyncStats, before: SyncStats) -> SyncStats:
-    return SyncStats(**{key: value - getattr(before, key) for key, value in vars(stats).items()})

@@ -16,7 +16,9 @@ older responses it never reached are fetched. Responses fetched twice land twice
 per record_id.
 
 A full refresh walks every response; after it completes, a landed response the form no longer lists
-(deleted in Typeform) lands again as a tombstone (``is_deleted`` set), so staging drops it.
+(deleted in Typeform) lands again as a tombstone (``is_deleted`` set), so staging drops it. When more than
+a fifth of the live landed responses of the form would be tombstoned (an empty walk, a wrong form), the
+sync raises ``MassDeletionError`` instead and tombstones nothing, unless ``allow_mass_deletion`` is set.
 
 The contact columns come from the same ``TableRecords`` the file readers use: the answers, keyed by field
 ref (hidden fields as ``hidden.<name>``), are the columns, and ``map_headers`` finds name, email, phone,
@@ -40,7 +42,7 @@ from connectors.headers import SynonymTable, map_headers
 from connectors.http import SyncStats
 from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
 from connectors.normalize import cell_text, parse_timestamp
-from connectors.pipedrive_sync import new_sync_id
+from connectors.pipedrive_sync import check_mass_deletion, new_sync_id
 from connectors.records import RecordBuilder, TableRecords
 from connectors.typeform import HIDDEN_PREFIX, Page, TypeformClient, answers_by_ref, form_fields
 
@@ -139,10 +141,13 @@ def sync_form(
     synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
     on_page: Callable[[Page, int], None] | None = None,
+    allow_mass_deletion: bool = False,
 ) -> TypeformSyncReport:
     """Land every completed response of ``form_id`` submitted since the last complete walk (all of them on
     a full refresh) up to now, then record the walk as complete. ``on_page`` is called with each page and
-    the rows landed for it."""
+    the rows landed for it. A full refresh tombstones the landed responses the form no longer lists, but
+    refuses (``MassDeletionError``, nothing tombstoned, the walk not recorded as complete) when they are
+    more than ``pipedrive_sync.MASS_DELETION_SHARE`` of the live ones, unless ``allow_mass_deletion``."""
     responses.prepare()
     walks.prepare()
     # Typeform bounds are whole seconds; the marker records exactly the bound that was sent.
@@ -176,7 +181,7 @@ def sync_form(
         if on_page is not None:
             on_page(page, table.num_rows)
     if full_refresh:
-        _reconcile(responses, report, known, seen)
+        _reconcile(responses, report, known, seen, allow_mass_deletion=allow_mass_deletion)
     report.stats = SyncStats(
         **{key: value - getattr(stats_before, key) for key, value in vars(client.stats).items()}
     )
@@ -360,9 +365,15 @@ def _form_rows(zone: LandingZone, form_id: str, columns: list[str]) -> pa.Table:
 
 
 def _latest(table: pa.Table) -> pa.Table:
-    """The latest landed version of each record_id (by updated_at, then _loaded_at)."""
+    """The latest landed version of each record_id: by updated_at, a tie going to the later landing
+    (_loaded_at, then _load_id), as staging's latest_api_records orders them."""
     ordered = table.sort_by(
-        [("record_id", "ascending"), ("updated_at", "descending"), ("_loaded_at", "descending")]
+        [
+            ("record_id", "ascending"),
+            ("updated_at", "descending"),
+            ("_loaded_at", "descending"),
+            ("_load_id", "descending"),
+        ]
     )
     ids = ordered.column("record_id").to_pylist()
     keep = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
@@ -371,17 +382,27 @@ def _latest(table: pa.Table) -> pa.Table:
 
 def _landed_state(zone: LandingZone, form_id: str) -> dict[str, datetime | None]:
     """``{record_id: submitted_at}`` of every live landed response of the form."""
-    latest = _latest(_form_rows(zone, form_id, ["record_id", "updated_at", "_loaded_at", "is_deleted"]))
+    latest = _latest(
+        _form_rows(zone, form_id, ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted"])
+    )
     live = latest.filter(pc.invert(latest.column("is_deleted")))
     return dict(zip(live.column("record_id").to_pylist(), live.column("updated_at").to_pylist(), strict=True))
 
 
 def _reconcile(
-    zone: LandingZone, report: TypeformSyncReport, known: dict[str, datetime | None], seen: set[str]
+    zone: LandingZone,
+    report: TypeformSyncReport,
+    known: dict[str, datetime | None],
+    seen: set[str],
+    *,
+    allow_mass_deletion: bool,
 ) -> None:
     """After a complete full walk: a landed live response the form no longer lists was deleted in
-    Typeform. Land its last version again with is_deleted set, so staging drops it."""
+    Typeform. Land its last version again with is_deleted set, so staging drops it; refuse (nothing
+    tombstoned) when that is more than MASS_DELETION_SHARE of the live responses, unless allowed."""
     gone = sorted(record_id for record_id in known if record_id not in seen)
+    what = f"Typeform form {report.form_id}"
+    check_mass_deletion(what, len(gone), len(known), allow=allow_mass_deletion)
     if not gone:
         return
     latest = _latest(_form_rows(zone, report.form_id, zone.schema.names))

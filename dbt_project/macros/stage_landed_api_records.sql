@@ -1,7 +1,9 @@
 {#-
     The current version of every live record of an API source landed page by page (connectors/landing.py
-    API_RECORD_SCHEMA): the latest by updated_at, a deletion winning a tie, then the later landing; with the
-    time the record first landed. Overlapping syncs and re-runs land a record several times; it comes out
+    API_RECORD_SCHEMA): the latest by updated_at, a tie going to the later landing (_loaded_at, then _load_id),
+    exactly as connectors/pipedrive_sync.py and typeform_sync.py pick the latest landed version; with the
+    time the record first landed. A reconcile tombstone copies the last landed updated_at and lands later, so
+    it wins over that version; a live copy with the same updated_at landed after it wins again. Overlapping syncs and re-runs land a record several times; it comes out
     once. A record whose current version is deleted (or reconciled away by a full refresh) is left out.
 -#}
 {% macro latest_api_records(source_relation) -%}
@@ -12,7 +14,7 @@
             min(_loaded_at) over (partition by _source, record_id) as first_loaded_at,
             row_number() over (
                 partition by _source, record_id
-                order by updated_at desc, is_deleted desc, _loaded_at desc, _load_id desc
+                order by updated_at desc, _loaded_at desc, _load_id desc
             ) as version_rank
         from {{ source_relation }}
     ) as versions

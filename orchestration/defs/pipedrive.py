@@ -6,7 +6,7 @@ import dagster as dg
 
 from connectors.http import ApiError
 from connectors.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient
-from connectors.pipedrive_sync import landing_zone, sync_entity
+from connectors.pipedrive_sync import MassDeletionError, landing_zone, sync_entity
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS, SYNC_RETRY_POLICY, is_full_refresh_run
 
@@ -36,6 +36,9 @@ class PipedriveResource(dg.ConfigurableResource):
 class PipedriveSyncConfig(dg.Config):
     full_refresh: bool = False
     """Walk every record instead of those updated since the landed cursor, and reconcile deletions."""
+    allow_mass_deletion: bool = False
+    """Let a full refresh tombstone more than a fifth of the landed records (refused by default: a walk
+    that came back short, or a token that sees less, must not delete the CRM)."""
 
 
 def _sync(
@@ -68,10 +71,17 @@ def _sync(
                 zone,
                 overlap=timedelta(minutes=settings.sync_overlap_minutes),
                 full_refresh=config.full_refresh or is_full_refresh_run(context),
+                allow_mass_deletion=config.allow_mass_deletion,
                 region=settings.default_region,
                 local_tz=settings.local_timezone,
                 organizations=organizations,
             )
+    except MassDeletionError as error:
+        raise dg.Failure(
+            description=f"{error} Nothing was tombstoned. If the deletions are real, re-run with the config "
+            "allow_mass_deletion: true.",
+            allow_retries=False,
+        ) from error
     except ApiError as error:
         # Only an outage or a rate limit is worth a retry; a wrong token, URL or answer needs a person.
         raise dg.Failure(

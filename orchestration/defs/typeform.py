@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from connectors.http import ApiError
+from connectors.pipedrive_sync import MassDeletionError
 from connectors.typeform import (
     FORM_IDS_SETTING,
     MAX_PAGE_SIZE,
@@ -54,6 +55,9 @@ class TypeformResource(dg.ConfigurableResource):
 class TypeformSyncConfig(dg.Config):
     full_refresh: bool = False
     """Walk every response instead of those since the last complete walk, and reconcile deletions."""
+    allow_mass_deletion: bool = False
+    """Let a full refresh tombstone more than a fifth of the landed records (refused by default: a walk
+    that came back short, or a token that sees less, must not delete the CRM)."""
 
 
 def _skipped(
@@ -106,11 +110,18 @@ def typeform_responses(
                         form_id,
                         overlap=timedelta(minutes=settings.sync_overlap_minutes),
                         full_refresh=config.full_refresh or is_full_refresh_run(context),
+                        allow_mass_deletion=config.allow_mass_deletion,
                         region=settings.default_region,
                         local_tz=settings.local_timezone,
                         synonyms=settings.header_synonyms,
                     )
                 )
+    except MassDeletionError as error:
+        raise dg.Failure(
+            description=f"{error} Nothing was tombstoned. If the deletions are real, re-run with the config "
+            "allow_mass_deletion: true.",
+            allow_retries=False,
+        ) from error
     except ApiError as error:
         # Only an outage or a rate limit is worth a retry; a wrong token, form or answer needs a person.
         raise dg.Failure(

@@ -19,7 +19,7 @@ from connectors.http import (
     RateLimitError,
     StuckCursorError,
 )
-from connectors.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, rfc3339
+from connectors.pipedrive import DEAL_STATUSES, MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, rfc3339
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
 
 TOKEN = "pd-3f9a1c0e7b5d2468ace0"
@@ -40,6 +40,10 @@ def make_client(fake: FakePipedrive, token: str = TOKEN, **options) -> Pipedrive
 def client(fake: FakePipedrive) -> Iterator[PipedriveClient]:
     with make_client(fake) as pipedrive:
         yield pipedrive
+
+
+def walk_records(client: PipedriveClient, entity: str) -> list[dict]:
+    return [record for page in client.iter_pages(entity) for record in page.records]
 
 
 def test_walks_every_page_in_update_order_and_stops_at_the_last(fake, client):
@@ -78,7 +82,7 @@ def test_a_result_that_fills_the_last_page_exactly_ends_there(fake, client):
 def test_each_entity_reads_its_v2_endpoint(fake, client, entity, build):
     fake.add(entity, *(build(i) for i in range(1, 5)))
 
-    records = list(client.iter_records(entity))
+    records = walk_records(client, entity)
 
     assert [record["id"] for record in records] == [1, 2, 3, 4]
     assert {request.path for request in fake.requests} == {f"/api/v2/{entity}"}
@@ -90,7 +94,7 @@ def test_an_empty_result_is_one_empty_last_page(fake, client):
     assert len(pages) == 1
     assert pages[0].records == []
     assert pages[0].is_last
-    assert list(client.iter_records("organizations")) == []
+    assert walk_records(client, "organizations") == []
 
 
 def test_an_empty_page_in_the_middle_does_not_end_the_walk(fake, client):
@@ -132,35 +136,39 @@ def test_updated_since_without_a_time_zone_is_refused(client):
         list(client.iter_pages("persons", updated_since=datetime(2025, 1, 1)))
 
 
-def test_deleted_deals_come_in_a_second_walk_only_when_asked(fake, client):
+def test_every_deal_status_deleted_included_comes_in_one_walk_in_update_order(fake, client):
     fake.add(
         "deals",
-        deal(1, status="won"),
-        deal(2, status="lost"),
-        deal(3),
-        deal(4, status="won", is_deleted=True),
+        deal(1, status="won", updated=EPOCH + timedelta(hours=1)),
+        deal(2, status="lost", updated=EPOCH + timedelta(hours=4)),
+        deal(3, updated=EPOCH + timedelta(hours=2)),
+        deal(4, status="won", is_deleted=True, updated=EPOCH + timedelta(hours=3)),
     )
 
-    kept = [record["id"] for record in client.iter_records("deals")]
-    pages = list(client.iter_pages("deals", include_deleted=True))
+    kept = walk_records(client, "deals")
+    pages = list(client.iter_pages("deals", statuses=DEAL_STATUSES))
 
-    assert kept == [1, 2, 3]
-    assert [record["id"] for page in pages for record in page.records] == [1, 2, 3, 4]
-    assert pages[-1].params == {"status": "deleted"}
-    assert pages[-1].records[0]["is_deleted"] is True
-    assert fake.requests[-1].query["status"] == "deleted"
+    assert [record["id"] for record in kept] == [1, 3, 2]
+    assert [record["id"] for page in pages for record in page.records] == [1, 3, 4, 2]
+    assert all(page.params == {"status": "open,won,lost,deleted"} for page in pages)
+    assert {request.query["status"] for request in fake.requests[1:]} == {"open,won,lost,deleted"}
 
 
-def test_only_deals_can_be_listed_with_deletions(client):
+def test_only_deals_can_be_listed_by_status(client):
     with pytest.raises(ValueError, match="only deals"):
-        list(client.iter_pages("persons", include_deleted=True))
+        list(client.iter_pages("persons", statuses=DEAL_STATUSES))
+
+
+def test_the_client_has_no_second_deleted_walk(client):
+    with pytest.raises(TypeError):
+        list(client.iter_pages("deals", include_deleted=True))
 
 
 def test_a_rate_limit_storm_is_waited_out_and_measured(fake, client):
     fake.add("persons", *(person(i) for i in range(1, 5)))
     fake.inject("rate_limit", times=2, skip=1, retry_after=1)
 
-    records = list(client.iter_records("persons"))
+    records = walk_records(client, "persons")
 
     assert [record["id"] for record in records] == [1, 2, 3, 4]
     assert len(fake.requests) == 4
@@ -186,7 +194,7 @@ def test_server_errors_then_success_lose_and_repeat_nothing(fake, client, status
     fake.add("persons", *(person(i) for i in range(1, 8)))
     fake.inject("server_error", times=2, skip=1, status=status)
 
-    records = list(client.iter_records("persons"))
+    records = walk_records(client, "persons")
 
     assert [record["id"] for record in records] == [1, 2, 3, 4, 5, 6, 7]
     assert client.stats.retries == 2

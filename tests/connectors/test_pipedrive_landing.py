@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
 from connectors.http import MalformedResponseError
-from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA
+from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
 from connectors.pipedrive import PipedriveClient
-from connectors.pipedrive_sync import landing_zone, person_contacts, sync_entity
+from connectors.pipedrive_sync import (
+    MassDeletionError,
+    _latest_indices,
+    landing_zone,
+    person_contacts,
+    sync_entity,
+)
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
 
 TOKEN = "pd-sync-token-0123"
@@ -99,7 +106,7 @@ def test_the_next_sync_starts_at_the_landed_cursor_minus_the_overlap(fake, clien
 
 
 def test_a_full_refresh_walks_everything_and_reconciles_deleted_persons(fake, client, tmp_path):
-    fake.add("persons", *people(1, 2, 3))
+    fake.add("persons", *people(*range(1, 7)))
     zone = landing_zone(tmp_path, "persons")
     sync_entity(client, zone, overlap=OVERLAP)
     fake.records["persons"][2]["is_deleted"] = True  # Pipedrive stops listing a deleted person
@@ -114,7 +121,152 @@ def test_a_full_refresh_walks_everything_and_reconciles_deleted_persons(fake, cl
     tombstones = [row for row in landed(zone) if row["is_deleted"]]
     assert [(row["record_id"], row["email"]) for row in tombstones] == [("2", "p2@haneul.kr")]
     assert tombstones[0]["updated_at"] == EPOCH + timedelta(minutes=2)
-    assert full.cursor_after == EPOCH + timedelta(minutes=3)
+    assert full.cursor_after == EPOCH + timedelta(minutes=6)
+
+
+def test_a_tombstoned_person_listed_again_with_the_same_update_time_is_live_again(fake, client, tmp_path):
+    fake.add("persons", *people(*range(1, 7)))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    fake.records["persons"][2]["is_deleted"] = True  # missing from one full walk…
+    assert sync_entity(client, zone, overlap=OVERLAP, full_refresh=True).records_deleted == 1
+    fake.records["persons"][2]["is_deleted"] = False  # …and listed again, its update_time unchanged
+
+    back = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+    again = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert (back.records_updated, back.records_deleted, back.rows_landed) == (1, 0, 1)
+    versions = [(row["is_deleted"], row["updated_at"]) for row in landed(zone) if row["record_id"] == "2"]
+    assert versions == [(False, EPOCH + timedelta(minutes=2))] * 1 + [
+        (True, EPOCH + timedelta(minutes=2)),
+        (False, EPOCH + timedelta(minutes=2)),
+    ]
+    # The later landing wins the tie, so the next full refresh finds person 2 live and unchanged.
+    assert (again.records_unchanged, again.records_deleted, again.rows_landed) == (6, 0, 0)
+
+
+def test_the_latest_version_breaks_a_tie_by_the_later_landing_like_staging():
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "record_id": ["1", "1", "1", "2", "2"],
+            "updated_at": pa.array([moment] * 5, pa.timestamp("us", tz="UTC")),
+            "_loaded_at": pa.array(
+                [moment, moment + timedelta(days=1), moment + timedelta(days=1), moment, moment],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "_load_id": ["a", "b", "c", "z", "y"],
+        }
+    )
+
+    latest = table.take(_latest_indices(table))
+
+    assert latest.column("_load_id").to_pylist() == ["c", "z"]
+
+
+def test_a_full_walk_missing_more_than_a_fifth_of_the_live_persons_tombstones_nothing(fake, client, tmp_path):
+    fake.add("persons", *people(*range(1, 11)))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    for i in (1, 2, 3):  # e.g. a token that sees less, or a walk that came back short
+        fake.records["persons"][i]["is_deleted"] = True
+    batches = zone.batch_ids()
+
+    with pytest.raises(MassDeletionError, match=r"3 of 10 live landed records \(30%\).*allow_mass_deletion"):
+        sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert zone.batch_ids() == batches  # the walk was unchanged, and nothing was tombstoned
+    assert not [row for row in landed(zone) if row["is_deleted"]]
+
+
+def test_an_empty_full_walk_tombstones_nothing_unless_mass_deletion_is_allowed(fake, client, tmp_path):
+    fake.add("organizations", *(organization(i) for i in range(1, 6)))
+    zone = landing_zone(tmp_path, "organizations")
+    sync_entity(client, zone, overlap=OVERLAP)
+    fake.records["organizations"].clear()
+
+    with pytest.raises(MassDeletionError, match="5 of 5 live landed records \\(100%\\)"):
+        sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+    allowed = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True, allow_mass_deletion=True)
+
+    assert allowed.records_deleted == 5
+    assert sorted(row["record_id"] for row in landed(zone) if row["is_deleted"]) == [
+        str(i) for i in range(1, 6)
+    ]
+
+
+def test_an_archived_deal_missing_from_a_full_walk_keeps_its_last_landed_version(fake, client, tmp_path):
+    fake.add("deals", deal(1, status="won", value=500.0), *(deal(i) for i in range(2, 6)))
+    zone = landing_zone(tmp_path, "deals")
+    sync_entity(client, zone, overlap=OVERLAP)
+    del fake.records["deals"][1]  # archived: since 2025-07-15 GET /api/v2/deals leaves it out
+
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True, allow_mass_deletion=True)
+
+    assert full.records_deleted == 0
+    assert not [row for row in landed(zone) if row["is_deleted"]]
+    assert [row["record_id"] for row in landed(zone)].count("1") == 1
+
+
+def test_unchanged_records_are_landed_once_across_full_refreshes(fake, client, tmp_path):
+    fake.add("organizations", organization(10, name="Haneul Foods"))
+    fake.add("persons", *people(*range(1, 8), org_id=10))
+    organizations = landing_zone(tmp_path, "organizations")
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, organizations, overlap=OVERLAP)
+    first = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True, organizations=organizations)
+    batches = zone.batch_ids()
+
+    second = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True, organizations=organizations)
+    incremental = sync_entity(client, zone, overlap=OVERLAP, organizations=organizations)
+
+    assert (first.rows_landed, first.records_new) == (7, 7)
+    assert (second.pages, second.records_fetched, second.records_unchanged) == (3, 7, 7)
+    assert (second.rows_landed, second.batches) == (0, [])
+    assert (incremental.records_unchanged, incremental.rows_landed) == (incremental.records_fetched, 0)
+    assert zone.batch_ids() == batches
+    assert second.cursor_after == first.cursor_after
+
+
+def test_a_renamed_organization_relands_its_persons_on_a_full_refresh(fake, client, tmp_path):
+    fake.add("organizations", organization(10, name="Haneul Foods"))
+    fake.add("persons", *people(1, 2, org_id=10), *people(3))
+    organizations = landing_zone(tmp_path, "organizations")
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, organizations, overlap=OVERLAP)
+    sync_entity(client, zone, overlap=OVERLAP, organizations=organizations)
+    fake.add("organizations", organization(10, name="Haneul Foods Korea", updated=EPOCH + timedelta(hours=1)))
+    sync_entity(client, organizations, overlap=OVERLAP)
+
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True, organizations=organizations)
+
+    assert (full.rows_landed, full.records_unchanged) == (2, 3)
+    relanded = [(row["record_id"], row["company"]) for row in landed(zone) if row["_sync_id"] == full.sync_id]
+    assert relanded == [("1", "Haneul Foods Korea"), ("2", "Haneul Foods Korea")]
+
+
+def test_the_reconcile_reads_the_record_json_of_the_tombstoned_batches_only(
+    fake, client, tmp_path, monkeypatch
+):
+    fake.add("persons", *people(*range(1, 10)))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    fake.records["persons"][2]["is_deleted"] = True
+    requested: list[list[str]] = []
+    read_columns = LandingZone.read_columns
+
+    def spy(self, columns):
+        requested.append(list(columns))
+        return read_columns(self, columns)
+
+    monkeypatch.setattr(LandingZone, "read_columns", spy)
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert full.records_deleted == 1
+    assert requested and all("record" not in columns for columns in requested)
+    tombstone = next(row for row in landed(zone) if row["is_deleted"])
+    assert (tombstone["record_id"], tombstone["email"]) == ("2", "p2@haneul.kr")
+    assert tombstone["record"].startswith('{"id":2,')
 
 
 def test_deals_come_in_one_walk_with_deleted_ones_flagged(fake, client, tmp_path):

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from connectors.http import ApiError, MalformedResponseError
 from connectors.landing import API_CONTACT_RECORD_SCHEMA
+from connectors.pipedrive_sync import MassDeletionError
 from connectors.typeform import TypeformClient
 from connectors.typeform_sync import (
     last_complete_until,
@@ -187,7 +188,7 @@ def test_a_walk_that_fails_half_way_leaves_the_cursor_so_the_next_walk_fetches_t
 
 
 def test_a_full_refresh_walks_everything_and_reconciles_deleted_responses(fake, client, tmp_path):
-    fake.add_responses(FORM_ID, *(signup(n) for n in range(1, 4)))
+    fake.add_responses(FORM_ID, *(signup(n) for n in range(1, 7)))
     sync(client, tmp_path)
     del fake.responses[FORM_ID][1]  # r002 deleted in Typeform
     fake.requests.clear()
@@ -197,10 +198,31 @@ def test_a_full_refresh_walks_everything_and_reconciles_deleted_responses(fake, 
 
     assert incremental.records_deleted == 0
     assert "since" not in fake.requests[-1].query
-    assert (full.records_fetched, full.records_unchanged, full.records_deleted) == (2, 2, 1)
+    assert (full.records_fetched, full.records_unchanged, full.records_deleted) == (5, 5, 1)
     tombstones = [row for row in landed(responses_zone(tmp_path)) if row["is_deleted"]]
     assert [(row["record_id"], row["email"]) for row in tombstones] == [("r002", "user2@example.co.kr")]
     assert tombstones[0]["updated_at"] == EPOCH + timedelta(minutes=2)
+
+
+def test_a_full_walk_missing_more_than_a_fifth_of_the_responses_tombstones_nothing(fake, client, tmp_path):
+    fake.add_responses(FORM_ID, *(signup(n) for n in range(1, 5)))
+    sync(client, tmp_path)
+    fake.responses[FORM_ID].clear()  # e.g. a walk that came back empty
+    zone = responses_zone(tmp_path)
+    batches = zone.batch_ids()
+
+    with pytest.raises(MassDeletionError, match=rf"form {FORM_ID}: 4 of 4 live landed records \(100%\)"):
+        sync(client, tmp_path, now=NOW + timedelta(minutes=20), full_refresh=True)
+
+    assert zone.batch_ids() == batches
+    assert last_complete_until(walks_zone(tmp_path), FORM_ID) == NOW  # the refused walk is not complete
+    allowed = sync(
+        client, tmp_path, now=NOW + timedelta(minutes=30), full_refresh=True, allow_mass_deletion=True
+    )
+    assert allowed.records_deleted == 4
+    assert sorted(row["record_id"] for row in landed(zone) if row["is_deleted"]) == [
+        f"r{n:03d}" for n in range(1, 5)
+    ]
 
 
 def test_walks_of_one_form_do_not_move_the_cursor_of_another(fake, client, tmp_path):

@@ -201,7 +201,8 @@ def test_a_sync_killed_half_way_and_run_again_lands_every_person_once_downstream
 
     assert persons["cursor_before"] == (EPOCH + timedelta(minutes=6)).isoformat()
     assert persons["records_new"] == 5
-    assert len(landed_ids(home, "persons")) > 11  # the overlap landed some persons twice…
+    assert persons["records_unchanged"] > 0  # the overlap fetched some persons again…
+    assert len(landed_ids(home, "persons")) == 11  # …without landing them twice…
     rows = query(
         home,
         "select source_record_id, count(*) from customer_source_records"
@@ -230,3 +231,15 @@ def test_the_pipedrive_assets_are_in_the_code_location_and_feed_their_dbt_stagin
         )
     selected = definitions.resolve_job_def("pipeline_job").asset_layer.selected_asset_keys
     assert dg.AssetKey(["pipedrive", "persons"]) in selected
+
+
+def test_a_full_refresh_that_would_delete_most_persons_fails_until_allowed(home, fake):
+    sync(pipedrive_organizations, pipedrive_persons)
+    for person_id in (2, 3, 4, 5):  # the token now sees one person of five: a short walk, not deletions
+        del fake.records["persons"][person_id]
+    with pytest.raises(dg.Failure, match="allow_mass_deletion") as failed:
+        sync(pipedrive_persons, full_refresh=True)
+    assert failed.value.allow_retries is False
+    allowed = {"ops": {"pipedrive__persons": {"config": {"full_refresh": True, "allow_mass_deletion": True}}}}
+    result = dg.materialize([pipedrive_persons], resources=RESOURCES, run_config=allowed)
+    assert metadata(result, "persons")["records_deleted"] == 4

@@ -142,8 +142,13 @@ purchases as (
     select
         customer_persons.customer_id,
         count(distinct deals.deal_id) as purchase_count,
-        case when count(distinct deals.currency) <= 1 then sum(deals.deal_value) end as total_value,
-        string_agg(distinct deals.currency, ',' order by deals.currency) as currency,
+        -- A deal without a currency counts as its own currency, '?': never added to another currency's total.
+        case
+            when count(distinct coalesce(deals.currency, '?')) <= 1 then sum(deals.deal_value)
+        end as total_value,
+        string_agg(
+            distinct coalesce(deals.currency, '?'), ',' order by coalesce(deals.currency, '?')
+        ) as currency,
         min(deals.won_at) as first_purchase_at,
         max(deals.won_at) as last_purchase_at,
         max_by(deals.owner_id, deals.won_at) as last_deal_owner_id
