@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.lib.dbt_project import dbt_project
+from orchestration.lib.landing import prepare_landing
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
 from orchestration.lib.warehouse import customer_counts
@@ -44,6 +45,8 @@ def customer_metrics(warehouse: Path) -> dict[str, Any]:
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator())
 def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     settings = DriplineSettings()
+    # A run of a subset (or a home whose syncs never ran) still finds every source dbt reads.
+    prepare_landing(settings.landing_dir)
     dbt_vars = json.dumps({"dripline_home": str(settings.home)})
     held_back = []
     for event in dbt.cli(["build", "--vars", dbt_vars], context=context).stream():

@@ -19,9 +19,7 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner
 
 from connectors.landing import RECORD_COLUMNS, LandingZone
-from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
-from connectors.pipedrive_sync import landing_zone as pipedrive_zone
-from connectors.typeform_sync import responses_zone as typeform_zone
+from orchestration.lib.landing import prepare_landing as prepare_all_landing_zones
 from orchestration.lib.paths import DBT_PROJECT_DIR
 
 SHEETS = ("spreadsheets", "contacts")
@@ -70,11 +68,7 @@ def form(record_id: str, name: str | None, email: str | None = None, phone: str 
 
 
 def prepare_landing(home: Path) -> None:
-    for source, entity in (SHEETS, FORMS):
-        LandingZone(root=home / "landing", source=source, entity=entity).prepare()
-    for entity in PIPEDRIVE_ENTITIES:
-        pipedrive_zone(home / "landing", entity).prepare()
-    typeform_zone(home / "landing").prepare()
+    prepare_all_landing_zones(home / "landing")
 
 
 def land(home: Path, where: tuple[str, str], batch_id: str, loaded_at: datetime, *rows: Mapping) -> None:

@@ -1,0 +1,27 @@
+"""Every landing zone dbt reads, so the warehouse can be built on any home, whatever has synced yet."""
+
+from pathlib import Path
+
+from connectors.hubspot import ENTITIES as HUBSPOT_ENTITIES
+from connectors.hubspot_sync import landing_zone as hubspot_zone
+from connectors.landing import LandingZone
+from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
+from connectors.pipedrive_sync import landing_zone as pipedrive_zone
+from connectors.typeform_sync import responses_zone, walks_zone
+
+
+def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
+    return [
+        LandingZone(landing_dir, "spreadsheets", "contacts"),
+        LandingZone(landing_dir, "forms", "submissions"),
+        *(pipedrive_zone(landing_dir, entity) for entity in PIPEDRIVE_ENTITIES),
+        responses_zone(landing_dir),
+        walks_zone(landing_dir),
+        *(hubspot_zone(landing_dir, entity) for entity in HUBSPOT_ENTITIES),
+    ]
+
+
+def prepare_landing(landing_dir: Path) -> None:
+    """Give every zone its directory and zero-row schema file: a source that never landed reads as empty."""
+    for zone in all_landing_zones(landing_dir):
+        zone.prepare()
