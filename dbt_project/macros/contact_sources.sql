@@ -6,7 +6,7 @@
     of their staging models. A new contact source adds its staging model to this list.
 -#}
 {% macro union_contact_staging(columns, rejected) -%}
-    {%- set contact_staging_models = ['stg_spreadsheets__contacts', 'stg_forms__submissions', 'stg_pipedrive__persons', 'stg_typeform__responses'] -%}
+    {%- set contact_staging_models = ['stg_spreadsheets__contacts', 'stg_forms__submissions', 'stg_pipedrive__persons', 'stg_typeform__responses', 'stg_hubspot__contacts'] -%}
     {%- for model_name in contact_staging_models %}
     select
         {{ columns | join(',\n        ') }}

@@ -17,6 +17,9 @@ API_SOURCES = [
     dg.AssetKey(["pipedrive", "persons"]),
     dg.AssetKey(["pipedrive", "deals"]),
     dg.AssetKey(["typeform", "responses"]),
+    dg.AssetKey(["hubspot", "contacts"]),
+    dg.AssetKey(["hubspot", "companies"]),
+    dg.AssetKey(["hubspot", "deals"]),
 ]
 FILE_SOURCES = [dg.AssetKey(["spreadsheets", "contacts"]), dg.AssetKey(["forms", "submissions"])]
 

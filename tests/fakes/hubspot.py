@@ -13,7 +13,8 @@ property come back in a fixed order that is not id order, as nothing promises on
 
 Faults are queued with ``inject`` and hit the next matching requests (optionally only GET or POST):
 ``rate_limit`` (429 with HubSpot's body and headers, ``Retry-After`` when given), ``server_error`` (500
-JSON or 502 HTML), ``malformed`` (a 200 whose body is cut off, or a given body). ``stuck_after = True``
+JSON or 502 HTML), ``malformed`` (a 200 whose body is cut off, or a given body), ``slow`` (the answer is
+held back ``delay`` seconds). ``stuck_after = True``
 makes every page requested with an ``after`` hand the same ``after`` back.
 """
 
@@ -176,6 +177,7 @@ class Fault:
     status: int = 500
     retry_after: int | None = 1
     body: bytes | None = None
+    delay: float = 1.0
 
 
 @dataclass
@@ -314,8 +316,12 @@ class FakeHubSpot:
             return self._reply(200, body, search=is_search)
         if is_search:
             assert isinstance(request, PostRequest)
-            return self._search(entity, request)
-        return self._list(entity, request)
+            reply = self._search(entity, request)
+        else:
+            reply = self._list(entity, request)
+        if fault is not None and fault.kind == "slow":
+            reply.delay = fault.delay
+        return reply
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:

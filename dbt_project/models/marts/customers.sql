@@ -7,11 +7,15 @@
 -- yes cannot outrank any refusal (the refusal may be the later answer), while an undated refusal counts.
 --
 -- Sales data comes from the customer's live Pipedrive persons (the most recently updated one when there are
--- several): company is its organization's current name where known, else the survivor above; industry and
--- company_size come from that organization (custom fields, see dbt_project.yml); owner is the person's
--- owner, else the owner of the latest won deal. Purchases are the won, non-deleted deals of any of the
--- customer's persons. total_value sums them only when they share one currency (currency names it); with
--- several currencies it is null and currency lists them, since adding KRW to EUR means nothing.
+-- several): company is its organization's current name where known, else the name of the HubSpot company of
+-- the customer's most recently updated HubSpot contact with a company, else the survivor above; industry and
+-- company_size come from that organization (custom fields, see dbt_project.yml), else from that HubSpot
+-- company (industry, numberofemployees); owner is the person's owner, else the owner of the latest won deal.
+-- Purchases are the won, non-deleted deals of any of the customer's Pipedrive persons, and the won
+-- (hs_is_closed_won), non-archived HubSpot deals associated with any of the customer's HubSpot contacts, each
+-- deal once however many of the customer's contacts it names; a HubSpot deal's purchase time is its
+-- closedate. total_value sums them only when they share one currency (currency names it); across several
+-- currencies it is null and currency lists them, since adding KRW to EUR means nothing.
 with
 
 contacts as (
@@ -41,6 +45,24 @@ organizations as (
 deals as (
 
     select * from {{ ref('stg_pipedrive__deals') }}
+
+),
+
+hubspot_contacts as (
+
+    select * from {{ ref('stg_hubspot__contacts') }}
+
+),
+
+hubspot_companies as (
+
+    select * from {{ ref('stg_hubspot__companies') }}
+
+),
+
+hubspot_deals as (
+
+    select * from {{ ref('stg_hubspot__deals') }}
 
 ),
 
@@ -137,26 +159,92 @@ sales_contacts as (
 
 ),
 
-purchases as (
+hubspot_deal_contacts as (
+
+    select
+        deal_id,
+        deal_value,
+        currency,
+        closed_at,
+        owner_id,
+        unnest(contact_ids) as contact_id
+    from hubspot_deals
+    where is_closed_won
+
+),
+
+won_deal_customers as (
 
     select
         customer_persons.customer_id,
-        count(distinct deals.deal_id) as purchase_count,
-        -- A deal without a currency counts as its own currency, '?': never added to another currency's total.
-        case
-            when count(distinct coalesce(deals.currency, '?')) <= 1 then sum(deals.deal_value)
-        end as total_value,
-        string_agg(
-            distinct coalesce(deals.currency, '?'), ',' order by coalesce(deals.currency, '?')
-        ) as currency,
-        min(deals.won_at) as first_purchase_at,
-        max(deals.won_at) as last_purchase_at,
-        max_by(deals.owner_id, deals.won_at) as last_deal_owner_id
+        'pipedrive:' || deals.deal_id as deal_key,
+        deals.deal_value,
+        deals.currency,
+        deals.won_at,
+        deals.owner_id
     from deals
     inner join customer_persons
         on deals.person_id = customer_persons.person_id
     where deals.status = 'won'
-    group by customer_persons.customer_id
+
+    union all
+
+    select
+        customer_ids.customer_id,
+        'hubspot:' || hubspot_deal_contacts.deal_id as deal_key,
+        hubspot_deal_contacts.deal_value,
+        hubspot_deal_contacts.currency,
+        hubspot_deal_contacts.closed_at as won_at,
+        hubspot_deal_contacts.owner_id
+    from hubspot_deal_contacts
+    inner join customer_ids
+        on 'hubspot:' || hubspot_deal_contacts.contact_id = customer_ids.record_key
+
+),
+
+won_deals as (
+
+    -- A HubSpot deal naming two contacts of the same customer is still one purchase.
+    select distinct * from won_deal_customers
+
+),
+
+hubspot_sales_contacts as (
+
+    select
+        customer_ids.customer_id,
+        hubspot_companies.company_name,
+        hubspot_companies.industry,
+        cast(hubspot_companies.employee_count as varchar) as company_size,
+        row_number() over (
+            partition by customer_ids.customer_id
+            order by hubspot_contacts.updated_at desc, hubspot_contacts.source_record_id asc
+        ) as contact_rank
+    from hubspot_contacts
+    inner join customer_ids
+        on hubspot_contacts.source || ':' || hubspot_contacts.source_record_id = customer_ids.record_key
+    inner join hubspot_companies
+        on hubspot_contacts.company_id = hubspot_companies.company_id
+
+),
+
+purchases as (
+
+    select
+        customer_id,
+        count(distinct deal_key) as purchase_count,
+        -- A deal without a currency counts as its own currency, '?': never added to another currency's total.
+        case
+            when count(distinct coalesce(currency, '?')) <= 1 then sum(deal_value)
+        end as total_value,
+        string_agg(
+            distinct coalesce(currency, '?'), ',' order by coalesce(currency, '?')
+        ) as currency,
+        min(won_at) as first_purchase_at,
+        max(won_at) as last_purchase_at,
+        max_by(owner_id, won_at) as last_deal_owner_id
+    from won_deals
+    group by customer_id
 
 ),
 
@@ -167,9 +255,11 @@ final as (
         survivors.full_name,
         survivors.primary_email,
         survivors.primary_phone,
-        coalesce(sales_contacts.organization_name, survivors.company) as company,
-        sales_contacts.industry,
-        sales_contacts.company_size,
+        coalesce(
+            sales_contacts.organization_name, hubspot_sales_contacts.company_name, survivors.company
+        ) as company,
+        coalesce(sales_contacts.industry, hubspot_sales_contacts.industry) as industry,
+        coalesce(sales_contacts.company_size, hubspot_sales_contacts.company_size) as company_size,
         survivors.consent_email,
         survivors.source_count,
         survivors.record_count,
@@ -185,6 +275,10 @@ final as (
     from survivors
     left join sales_contacts
         on survivors.customer_id = sales_contacts.customer_id
+    left join hubspot_sales_contacts
+        on
+            survivors.customer_id = hubspot_sales_contacts.customer_id
+            and hubspot_sales_contacts.contact_rank = 1
     left join purchases
         on survivors.customer_id = purchases.customer_id
 
