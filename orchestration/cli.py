@@ -107,11 +107,17 @@ def _redact(reason: str) -> str:
 def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -> str:
     lines = ["", "Dripline run summary", "--------------------"]
     for key, meta in sorted(ingest.items()):
-        lines.append(
-            f"{key:<22} {meta.get('files_landed', 0)} new file(s), {meta.get('files_already_landed', 0)} "
-            f"already landed; {meta.get('rows_read', 0)} rows read, "
-            f"{meta.get('rows_quarantined', 0)} quarantined"
-        )
+        if meta.get("skipped"):
+            lines.append(f"{key:<22} skipped: {meta.get('skipped_reason', 'not configured')}")
+        elif "files_landed" in meta:
+            lines.append(
+                f"{key:<22} {meta.get('files_landed', 0)} new file(s), {meta.get('files_already_landed', 0)} "
+                f"already landed; {meta.get('rows_read', 0)} rows read, "
+                f"{meta.get('rows_quarantined', 0)} quarantined"
+            )
+        else:
+            fetched, pages = meta.get("records_fetched", 0), meta.get("pages", 0)
+            lines.append(f"{key:<22} {fetched} records fetched in {pages} page(s)")
     customers, records = summary["customers"], summary["records"]
     share = summary["consented"] / customers if customers else 0.0
     lines += [
@@ -154,7 +160,8 @@ def run_pipeline(settings: DriplineSettings) -> tuple[bool, dict[str, dict[str, 
     ingest = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        if materialization.asset_key.path[0] in INBOX_KINDS:
+        # Inbox ingestion and API syncs: the assets with a two-part key (source/entity).
+        if len(materialization.asset_key.path) == 2:
             ingest[materialization.asset_key.to_user_string()] = {
                 k: v.value for k, v in materialization.metadata.items()
             }

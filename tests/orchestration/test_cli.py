@@ -36,7 +36,14 @@ def test_names_in_the_terminal_summary_are_masked(name, masked):
 
 def test_the_summary_names_counts_merges_and_quarantine_reasons():
     text = cli.format_summary(
-        {"spreadsheets/contacts": {"files_landed": 2, "rows_read": 10, "rows_quarantined": 1}},
+        {
+            "spreadsheets/contacts": {"files_landed": 2, "rows_read": 10, "rows_quarantined": 1},
+            "pipedrive/persons": {
+                "skipped": True,
+                "skipped_reason": "DRIPLINE_PIPEDRIVE_API_TOKEN is not set",
+            },
+            "hubspot/deals": {"skipped": False, "records_fetched": 40, "pages": 1},
+        },
         {
             "customers": 7,
             "consented": 3,
@@ -50,6 +57,8 @@ def test_the_summary_names_counts_merges_and_quarantine_reasons():
         },
     )
     assert "2 new file(s)" in text and "10 rows read, 1 quarantined" in text
+    assert "pipedrive/persons      skipped: DRIPLINE_PIPEDRIVE_API_TOKEN is not set" in text
+    assert "hubspot/deals          40 records fetched in 1 page(s)" in text
     assert "7 (2 records merged into 2 multi-record customers); 43% with a consented email" in text
     assert "cus_1  김*수" in text and "김민수" not in text
     assert "a.csv row 3: no valid email or phone (email: '…' is not a valid address)" in text
