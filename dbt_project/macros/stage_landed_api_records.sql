@@ -49,23 +49,7 @@ renamed as (
         _entity as source_file,
         cast(null as varchar) as source_sheet,
         cast(null as bigint) as source_row,
-        record_at,
-        nullif(trim(full_name), '') as full_name,
-        nullif(trim(email), '') as email,
-        nullif(trim(phone), '') as phone,
-        phone_type,
-        nullif(trim(company), '') as company,
-        consent_email,
-        raw_name,
-        raw_email,
-        raw_phone,
-        raw_company,
-        raw_consent_email,
-        raw_row,
-        attributes,
-        field_issues,
-        rejection_reason,
-        rejection_reason is not null as is_rejected,
+        {{ landed_contact_columns() }},
         updated_at,
         record,
         {%- for column in extra_columns %}
@@ -79,9 +63,7 @@ final as (
 
     select
         *,
-        {{ name_key('full_name') }} as name_key,
-        {{ email_local_part('email') }} as email_local_part,
-        {{ email_domain('email') }} as email_domain
+        {{ contact_key_columns() }}
     from renamed
 
 )

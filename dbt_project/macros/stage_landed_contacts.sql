@@ -54,7 +54,29 @@ renamed as (
         _source_file as source_file,
         _source_sheet as source_sheet,
         _source_row as source_row,
-        record_at,
+        {{ landed_contact_columns() }}
+    from current_versions
+    where version_rank = 1
+
+),
+
+final as (
+
+    select
+        *,
+        {{ contact_key_columns() }}
+    from renamed
+
+)
+
+select * from final
+{%- endmacro %}
+
+
+
+{#- The contact columns every landed contact source carries (CONTACT_RECORD_SCHEMA), trimmed and flagged. -#}
+{% macro landed_contact_columns() -%}
+record_at,
         nullif(trim(full_name), '') as full_name,
         nullif(trim(email), '') as email,
         nullif(trim(phone), '') as phone,
@@ -71,21 +93,12 @@ renamed as (
         field_issues,
         rejection_reason,
         rejection_reason is not null as is_rejected
-    from current_versions
-    where version_rank = 1
+{%- endmacro %}
 
-),
 
-final as (
-
-    select
-        *,
-        {{ name_key('full_name') }} as name_key,
+{#- The keys the identity rules read, derived from the staged name and email. -#}
+{% macro contact_key_columns() -%}
+{{ name_key('full_name') }} as name_key,
         {{ email_local_part('email') }} as email_local_part,
         {{ email_domain('email') }} as email_domain
-    from renamed
-
-)
-
-select * from final
 {%- endmacro %}
