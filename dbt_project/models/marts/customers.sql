@@ -11,11 +11,9 @@
 -- the customer's most recently updated HubSpot contact with a company, else the survivor above; industry and
 -- company_size come from that organization (custom fields, see dbt_project.yml), else from that HubSpot
 -- company (industry, numberofemployees); owner is the person's owner, else the owner of the latest won deal.
--- Purchases are the won, non-deleted deals of any of the customer's Pipedrive persons, and the won
--- (hs_is_closed_won), non-archived HubSpot deals associated with any of the customer's HubSpot contacts, each
--- deal once however many of the customer's contacts it names; a HubSpot deal's purchase time is its
--- closedate. total_value sums them only when they share one currency (currency names it); across several
--- currencies it is null and currency lists them, since adding KRW to EUR means nothing.
+-- Purchases are the customer's rows of int_customers__purchases, whichever source they come from. total_value
+-- sums them only when they share one currency (currency names it); across several currencies it is null and
+-- currency lists them, since adding KRW to EUR means nothing.
 with
 
 contacts as (
@@ -42,12 +40,6 @@ organizations as (
 
 ),
 
-deals as (
-
-    select * from {{ ref('stg_pipedrive__deals') }}
-
-),
-
 hubspot_contacts as (
 
     select * from {{ ref('stg_hubspot__contacts') }}
@@ -60,9 +52,9 @@ hubspot_companies as (
 
 ),
 
-hubspot_deals as (
+customer_purchases as (
 
-    select * from {{ ref('stg_hubspot__deals') }}
+    select * from {{ ref('int_customers__purchases') }}
 
 ),
 
@@ -159,56 +151,6 @@ sales_contacts as (
 
 ),
 
-hubspot_deal_contacts as (
-
-    select
-        deal_id,
-        deal_value,
-        currency,
-        closed_at,
-        owner_id,
-        unnest(contact_ids) as contact_id
-    from hubspot_deals
-    where is_closed_won
-
-),
-
-won_deal_customers as (
-
-    select
-        customer_persons.customer_id,
-        'pipedrive:' || deals.deal_id as deal_key,
-        deals.deal_value,
-        deals.currency,
-        deals.won_at,
-        deals.owner_id
-    from deals
-    inner join customer_persons
-        on deals.person_id = customer_persons.person_id
-    where deals.status = 'won'
-
-    union all
-
-    select
-        customer_ids.customer_id,
-        'hubspot:' || hubspot_deal_contacts.deal_id as deal_key,
-        hubspot_deal_contacts.deal_value,
-        hubspot_deal_contacts.currency,
-        hubspot_deal_contacts.closed_at as won_at,
-        hubspot_deal_contacts.owner_id
-    from hubspot_deal_contacts
-    inner join customer_ids
-        on 'hubspot:' || hubspot_deal_contacts.contact_id = customer_ids.record_key
-
-),
-
-won_deals as (
-
-    -- A HubSpot deal naming two contacts of the same customer is still one purchase.
-    select distinct * from won_deal_customers
-
-),
-
 hubspot_sales_contacts as (
 
     select
@@ -232,18 +174,18 @@ purchases as (
 
     select
         customer_id,
-        count(distinct deal_key) as purchase_count,
-        -- A deal without a currency counts as its own currency, '?': never added to another currency's total.
+        count(distinct purchase_key) as purchase_count,
+        -- A purchase without a currency counts as its own currency, '?': never added to another's total.
         case
-            when count(distinct coalesce(currency, '?')) <= 1 then sum(deal_value)
+            when count(distinct coalesce(currency, '?')) <= 1 then sum(purchase_value)
         end as total_value,
         string_agg(
             distinct coalesce(currency, '?'), ',' order by coalesce(currency, '?')
         ) as currency,
-        min(won_at) as first_purchase_at,
-        max(won_at) as last_purchase_at,
-        max_by(owner_id, won_at) as last_deal_owner_id
-    from won_deals
+        min(purchased_at) as first_purchase_at,
+        max(purchased_at) as last_purchase_at,
+        max_by(owner_id, purchased_at) as last_deal_owner_id
+    from customer_purchases
     group by customer_id
 
 ),
@@ -271,7 +213,7 @@ final as (
         purchases.currency,
         purchases.first_purchase_at,
         purchases.last_purchase_at,
-        cast(coalesce(sales_contacts.owner_id, purchases.last_deal_owner_id) as varchar) as owner
+        coalesce(cast(sales_contacts.owner_id as varchar), purchases.last_deal_owner_id) as owner
     from survivors
     left join sales_contacts
         on survivors.customer_id = sales_contacts.customer_id
