@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run ui test pytest lint format bench sample-data clean
+.PHONY: install run ui test pytest lint format bench bench-identity sample-data clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ format: install
 bench: install
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_sync.py
+
+# Identity quality against a seeded ground truth, with Splink as the reference (docs/identity-benchmark.md).
+bench-identity: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python bench/bench_identity.py --sizes 100000,1000000
 
 sample-data: install
 	$(BIN)/python scripts/generate_sample_data.py --out sample_data/inbox
