@@ -80,6 +80,7 @@ final as (
         unioned.name_key,
         unioned.email,
         unioned.email_local_part,
+        unioned.email_domain,
         unioned.phone,
         unioned.phone_type,
         unioned.company,

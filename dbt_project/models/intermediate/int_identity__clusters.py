@@ -1,8 +1,15 @@
-"""Clusters of accepted records that are one person: connected components of the record-key graph.
+"""Clusters of accepted records that are one person: connected components of the identity graph.
 
-Records and identity keys are the nodes and each (record, key) row of int_identity__match_keys an
-edge, so joins are transitive: A shares an email with B, B a phone with C, and A, B and C are one
-cluster. DuckDB numbers the nodes (hash joins, in parallel) and scipy finds the components.
+Records and identity keys are the nodes. Each (record, key) row of int_identity__match_keys is an edge, so
+joins are transitive: A shares an email with B, B a phone with C, and A, B and C are one cluster. Each pair
+of int_identity__fuzzy_pairs (the fuzzy tier) and each must_link pair of the seed identity_overrides is an
+edge between two records. DuckDB numbers the nodes (hash joins, in parallel) and scipy finds the components.
+
+A cannot_link pair of identity_overrides that ends up in one component splits it: the component is rebuilt
+edge by edge, strongest first (must_link, email, phone, email_name, phone_name, then fuzzy pairs by score),
+and an edge that would put a cannot_link pair together is left out. Only the components holding such a pair
+are rebuilt, so the override costs nothing elsewhere.
+
 cluster_id is a label for this run only; int_identity__customer_ids gives the stable id.
 """
 
@@ -10,6 +17,66 @@ import numpy as np
 import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+KEY_STRENGTH = "case key_type when 'email' then 1 when 'phone' then 2 when 'email_name' then 3 else 4 end"
+MUST_LINK = 0
+FUZZY = 5
+
+
+def _numbered(session, relation, column, index_name):
+    return relation.select(f"{column}, row_number() over () - 1 as {index_name}")
+
+
+def _pairs(session, relation, numbered_records, left, right, extra):
+    """(index_a, index_b, extra) of record pairs, both ends among the accepted records."""
+    a = numbered_records.select("record_key as key_a, record_index as index_a")
+    b = numbered_records.select("record_key as key_b, record_index as index_b")
+    return (
+        relation.join(a, f"{left} = key_a")
+        .join(b, f"{right} = key_b")
+        .select(f"index_a, index_b, {extra} as extra")
+        .fetchnumpy()
+    )
+
+
+def _rebuild(members, record_edges, key_edges, cannot_links):
+    """Constrained union-find over one component's edges, strongest first; returns root per member."""
+    parent = {}
+
+    def find(node):
+        root = node
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(node, node) != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    # Nodes are ("r", record index) and ("k", key index); each root knows the cannot_link ends it holds.
+    endpoints = {}
+    for a, b in cannot_links:
+        endpoints.setdefault(("r", a), set()).add(("r", a))
+        endpoints.setdefault(("r", b), set()).add(("r", b))
+    forbidden = {(("r", a), ("r", b)) for a, b in cannot_links} | {
+        (("r", b), ("r", a)) for a, b in cannot_links
+    }
+
+    def union(u, v):
+        ru, rv = find(u), find(v)
+        if ru == rv:
+            return
+        eu, ev = endpoints.get(ru, set()), endpoints.get(rv, set())
+        if any((x, y) in forbidden for x in eu for y in ev):
+            return
+        parent[rv] = ru
+        if ev:
+            endpoints[ru] = eu | ev
+            endpoints.pop(rv, None)
+
+    edges = [(strength, -score, ("r", u), ("r", v)) for u, v, strength, score in record_edges]
+    edges += [(strength, 0.0, ("r", u), ("k", k)) for u, k, strength in key_edges]
+    for _, _, u, v in sorted(edges):
+        union(u, v)
+    return {member: find(("r", member)) for member in members}
 
 
 def model(dbt, session):
@@ -24,28 +91,83 @@ def model(dbt, session):
     numbered_keys = (
         match_keys.select("match_key").distinct().select("match_key, row_number() over () - 1 as key_index")
     )
-    edges = (
+    key_edges = (
         match_keys.join(numbered_records, "record_key")
         .join(numbered_keys, "match_key")
-        .select("record_index, key_index")
+        .select(f"record_index, key_index, ({KEY_STRENGTH})::tinyint as strength")
         .fetchnumpy()
+    )
+    fuzzy = _pairs(
+        session,
+        dbt.ref("int_identity__fuzzy_pairs"),
+        numbered_records,
+        "record_key_a",
+        "record_key_b",
+        "score",
+    )
+    overrides = dbt.ref("identity_overrides")
+    must = _pairs(
+        session,
+        overrides.filter("decision = 'must_link'"),
+        numbered_records,
+        "record_key_a",
+        "record_key_b",
+        "0",
+    )
+    cannot = _pairs(
+        session,
+        overrides.filter("decision = 'cannot_link'"),
+        numbered_records,
+        "record_key_a",
+        "record_key_b",
+        "0",
     )
 
     # Record nodes are 0 .. record_count - 1, key nodes follow them.
-    key_count = int(edges["key_index"].max()) + 1 if len(edges["key_index"]) else 0
+    key_count = int(key_edges["key_index"].max()) + 1 if len(key_edges["key_index"]) else 0
     node_count = record_count + key_count
-    graph = coo_matrix(
-        (
-            np.ones(len(edges["record_index"]), dtype=np.int8),
-            (edges["record_index"], edges["key_index"] + record_count),
-        ),
-        shape=(node_count, node_count),
-    )
+    rows = np.concatenate([key_edges["record_index"], fuzzy["index_a"], must["index_a"]])
+    cols = np.concatenate([key_edges["key_index"] + record_count, fuzzy["index_b"], must["index_b"]])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(node_count, node_count))
     _, labels = connected_components(graph, directed=False)
+    labels = labels[:record_count].astype(np.int64)
 
-    return pa.table(
-        {
-            "record_key": records["record_key"],
-            "cluster_id": pa.array(labels[:record_count], type=pa.int64()),
-        }
-    )
+    violated = {
+        int(labels[a])
+        for a, b in zip(cannot["index_a"], cannot["index_b"], strict=True)
+        if labels[a] == labels[b]
+    }
+    if violated:
+        next_label = int(labels.max()) + 1
+        for component in sorted(violated):
+            members = set(np.flatnonzero(labels == component).tolist())
+            in_component = np.isin(key_edges["record_index"], list(members))
+            key_part = zip(
+                key_edges["record_index"][in_component].tolist(),
+                key_edges["key_index"][in_component].tolist(),
+                key_edges["strength"][in_component].tolist(),
+                strict=True,
+            )
+            record_part = [
+                (int(a), int(b), strength, float(score))
+                for pairs, strength in ((must, MUST_LINK), (fuzzy, FUZZY))
+                for a, b, score in zip(pairs["index_a"], pairs["index_b"], pairs["extra"], strict=True)
+                if int(a) in members
+            ]
+            cannot_part = [
+                (int(a), int(b))
+                for a, b in zip(cannot["index_a"], cannot["index_b"], strict=True)
+                if int(a) in members
+            ]
+            roots = _rebuild(members, record_part, list(key_part), cannot_part)
+            # The part holding the component's first record keeps the label; the others get new ones.
+            first_root = roots[min(members)]
+            new_labels = {}
+            for member in sorted(members):
+                root = roots[member]
+                if root != first_root and root not in new_labels:
+                    new_labels[root] = next_label
+                    next_label += 1
+                labels[member] = component if root == first_root else new_labels[root]
+
+    return pa.table({"record_key": records["record_key"], "cluster_id": pa.array(labels, type=pa.int64())})

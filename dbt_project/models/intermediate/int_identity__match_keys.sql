@@ -2,12 +2,21 @@
 -- identify a team, so they join only together with the name; a record without a name cannot use them.
 -- Placeholders identify nobody and are dropped: placeholder plus name would be a join on the name alone.
 --
--- Which values are team values depends on what kind of value it is. A landline (or any number that is
--- not a mobile) written next to two different names is an office switchboard. A mobile number or a
--- personal mailbox belongs to one person, whose name is often written once in Hangul and once in Latin
--- letters (김민수 in a form, Minsu Kim in the CRM): that is one person, spelled twice. Two different names
--- in the same script on it (김철수 and 이순자 behind the owner's mobile of a small shop) are two people,
--- and the value becomes a team value.
+-- Names compare by their identity name: the romanised name key (int_identity__name_keys), so 김민수, Minsu
+-- Kim and Kim Min-soo are one name, else the spelling-insensitive name_key. Which values are team values
+-- depends on what kind of value it is. A landline (or any number that is not a mobile) written next to two
+-- different names is an office switchboard. A mobile number or a personal mailbox belongs to one person,
+-- whose name may be written with a typo or a variant (김민수 / 김민슈, Jonathan / Jonathon): names that
+-- alike (Jaro-Winkler at least var identity_same_name_similarity) are still one person. Two names that are
+-- not alike on it (김철수 and 이순자 behind the owner's mobile of a small shop, a family's shared mobile, a
+-- made-up address many people type) are two people, and the value becomes a team value. One exception:
+-- a personal mailbox under a Hangul name and a Latin name with the same surname (김하연 / David Kim) is one
+-- person who took an English given name; a shared mobile is not, as families share those.
+--
+-- A team value joins only the records with the same name on it, and only when the team is small enough for
+-- the name to be rare in it: its holders times the name's share of all records (the namesakes it holds by
+-- chance) below var identity_max_expected_namesakes. Two Kim Minsus on the switchboard of a company of
+-- 2,000 are likely two people; two Park Jiwoos on a shop's landline are one.
 with
 
 contacts as (
@@ -16,16 +25,47 @@ contacts as (
 
 ),
 
+name_keys as (
+
+    select * from {{ ref('int_identity__name_keys') }}
+
+),
+
+-- A Latin name read two ways (Min Ho Han) has two name keys; the likelier one names it here.
+identity_names as (
+
+    select
+        record_key,
+        name_match_key as identity_name,
+        is_hangul
+    from name_keys
+    where is_likelier_reading
+
+),
+
+named_contacts as (
+
+    select
+        contacts.*,
+        coalesce(identity_names.identity_name, contacts.name_key) as identity_name,
+        identity_names.is_hangul
+    from contacts
+    left join identity_names
+        on contacts.record_key = identity_names.record_key
+
+),
+
 email_values as (
 
     select
         record_key,
-        name_key,
+        identity_name,
+        is_hangul,
         'email' as key_kind,
         email as key_value,
         is_role_email as is_team_value,
         not is_role_email as is_personal_value
-    from contacts
+    from named_contacts
     where email is not null and not is_placeholder_email
 
 ),
@@ -34,12 +74,13 @@ phone_values as (
 
     select
         record_key,
-        name_key,
+        identity_name,
+        is_hangul,
         'phone' as key_kind,
         phone as key_value,
         false as is_team_value,
         coalesce(phone_type = 'mobile', false) as is_personal_value
-    from contacts
+    from named_contacts
     where phone is not null and not is_placeholder_phone
 
 ),
@@ -52,17 +93,115 @@ key_values as (
 
 ),
 
-shared_values as (
+value_names as (
 
     select
         key_kind,
+        key_value,
+        identity_name,
+        bool_and(is_personal_value) as is_personal_value,
+        bool_or(is_hangul) as is_hangul
+    from key_values
+    where identity_name is not null
+    group by key_kind, key_value, identity_name
+
+),
+
+name_counts as (
+
+    select
+        key_kind,
+        key_value,
+        count(*) as name_count
+    from value_names
+    group by key_kind, key_value
+    having count(*) > 1
+
+),
+
+-- Values with two or three names: compare the names pair by pair. (Materialized, so that the pairwise
+-- join runs on these few values only, not on every value.)
+few_named as materialized (
+
+    select value_names.*
+    from value_names
+    inner join name_counts
+        on
+            value_names.key_kind = name_counts.key_kind
+            and value_names.key_value = name_counts.key_value
+    where name_counts.name_count <= 3
+
+),
+
+shared_values as (
+
+    -- Four or more different names on one value: nobody's own (a made-up address, a shop's phone).
+    select
+        key_kind,
         key_value
+    from name_counts
+    where name_count > 3
+
+    union
+
+    select
+        a.key_kind,
+        a.key_value
+    from few_named as a
+    inner join few_named as b
+        on
+            a.key_kind = b.key_kind
+            and a.key_value = b.key_value
+            and a.identity_name < b.identity_name
+    where
+        not (a.is_personal_value and b.is_personal_value)
+        or (
+            -- Korean name keys compare by the given name, under one surname: the shared prefix "김:" would
+            -- make 김:jua and 김:jesu look alike
+            case
+                when split_part(a.identity_name, ':', 1) = split_part(b.identity_name, ':', 1)
+                    then jaro_winkler_similarity(
+                        split_part(a.identity_name, ':', 2), split_part(b.identity_name, ':', 2)
+                    )
+                else jaro_winkler_similarity(a.identity_name, b.identity_name)
+            end < {{ var('identity_same_name_similarity') }}
+            -- 김하연 at a personal mailbox that also reads David Kim: one person with an English given name
+            and not (
+                a.key_kind = 'email'
+                and a.is_hangul is distinct from b.is_hangul
+                and split_part(a.identity_name, ':', 1) = split_part(b.identity_name, ':', 1)
+            )
+        )
+
+),
+
+value_holders as (
+
+    select
+        key_kind,
+        key_value,
+        count(*) as holder_count
     from key_values
     group by key_kind, key_value
-    having
-        (not bool_and(is_personal_value) and count(distinct name_key) > 1)
-        or count(distinct name_key) filter (where {{ is_east_asian_name('name_key') }}) > 1
-        or count(distinct name_key) filter (where not {{ is_east_asian_name('name_key') }}) > 1
+
+),
+
+name_frequencies as (
+
+    select
+        identity_name,
+        count(*) as name_frequency
+    from named_contacts
+    where identity_name is not null
+    group by identity_name
+
+),
+
+record_count as (
+
+    -- at least var identity_min_population: a small warehouse does not make every name common
+    select greatest(count(*), {{ var('identity_min_population') }}) as record_count
+    from contacts
 
 ),
 
@@ -70,15 +209,25 @@ classified as (
 
     select
         key_values.record_key,
-        key_values.name_key,
+        key_values.identity_name,
         key_values.key_kind,
         key_values.key_value,
-        (key_values.is_team_value or shared_values.key_value is not null) as needs_name
+        (key_values.is_team_value or shared_values.key_value is not null) as needs_name,
+        -- The namesakes a team value holds by chance: its holders times the name's share of all records.
+        value_holders.holder_count * name_frequencies.name_frequency::double / record_count.record_count
+            as expected_namesakes
     from key_values
     left join shared_values
         on
             key_values.key_kind = shared_values.key_kind
             and key_values.key_value = shared_values.key_value
+    inner join value_holders
+        on
+            key_values.key_kind = value_holders.key_kind
+            and key_values.key_value = value_holders.key_value
+    left join name_frequencies
+        on key_values.identity_name = name_frequencies.identity_name
+    cross join record_count
 
 ),
 
@@ -87,9 +236,11 @@ final as (
     select
         record_key,
         case when needs_name then key_kind || '_name' else key_kind end as key_type,
-        case when needs_name then key_value || '|' || name_key else key_value end as match_key
+        case when needs_name then key_value || '|' || identity_name else key_value end as match_key
     from classified
-    where not needs_name or name_key is not null
+    where
+        not needs_name
+        or (identity_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
 
 )
 

@@ -12,38 +12,34 @@ customer_ids as (
 
 ),
 
-match_keys as (
+evidence as (
 
-    select * from {{ ref('int_identity__match_keys') }}
-
-),
-
--- Every record holding a key is in the same customer, so a key held by two records is shared within one.
-shared_keys as (
-
-    select match_key
-    from match_keys
-    group by match_key
-    having count(*) > 1
+    select * from {{ ref('customer_match_evidence') }}
 
 ),
 
-strongest_shared_keys as (
+-- The strongest link of each record: email > phone > email_name > phone_name > fuzzy > must_link.
+strongest_links as (
 
     select
-        match_keys.record_key,
-        min(
-            case match_keys.key_type
+        source,
+        source_record_id,
+        rule,
+        evidence
+    from evidence
+    qualify row_number() over (
+        partition by source, source_record_id
+        order by
+            case rule
                 when 'email' then 1
                 when 'phone' then 2
                 when 'email_name' then 3
                 when 'phone_name' then 4
-            end
-        ) as key_strength
-    from match_keys
-    inner join shared_keys
-        on match_keys.match_key = shared_keys.match_key
-    group by match_keys.record_key
+                when 'fuzzy' then 5
+                when 'must_link' then 6
+            end,
+            evidence
+    ) = 1
 
 ),
 
@@ -55,13 +51,8 @@ final as (
         contacts.source_record_id,
         contacts.email,
         contacts.phone,
-        case strongest_shared_keys.key_strength
-            when 1 then 'email'
-            when 2 then 'phone'
-            when 3 then 'email_name'
-            when 4 then 'phone_name'
-            else 'singleton'
-        end as match_rule,
+        coalesce(strongest_links.rule, 'singleton') as match_rule,
+        strongest_links.evidence as match_evidence,
         contacts.full_name,
         contacts.company,
         contacts.consent_email,
@@ -74,8 +65,10 @@ final as (
     from contacts
     inner join customer_ids
         on contacts.record_key = customer_ids.record_key
-    left join strongest_shared_keys
-        on contacts.record_key = strongest_shared_keys.record_key
+    left join strongest_links
+        on
+            contacts.source = strongest_links.source
+            and contacts.source_record_id = strongest_links.source_record_id
 
 )
 

@@ -1,0 +1,288 @@
+-- The fuzzy tier: pairs of records that no shared key joins but whose evidence, added up, says they are one
+-- person. Every pair has the same name key (int_identity__name_keys: 김민수 = Minsu Kim = Kim Min-soo), so
+-- the name is the base of every score; the name alone never reaches the threshold, and a Hangul name is
+-- never compared by string similarity (short Hangul names are too alike: that merges namesakes).
+--
+-- Evidence, with its weight (var identity_fuzzy_weights; the threshold is var identity_fuzzy_threshold):
+--   name       the same name key; a rare one (held by at most 3 records) weighs one more, a common one (more
+--              than 20) one less: namesakes at one company are rare only for rare names
+--   workplace  the same company (macro company_key), the same work email domain (not free mail) or the same
+--              office landline: one fact, however many of the three agree, so it counts once; and only when
+--              the workplace is small enough for the name to be rare there: its records times the name's
+--              share of all records (the namesakes it holds by chance) below var
+--              identity_max_expected_namesakes. Two Kim Minsus at a 2,000-person company prove nothing.
+-- Two Hangul names must be the same Hangul name: the fold joins spellings across scripts, not 준연 and 준윤.
+--   phone_typo mobiles one edit apart (one wrong, missing, extra or swapped digit)
+--   email_typo the same mailbox one edit apart at the same domain, or the same mailbox at a domain one edit
+--              apart (gmial.com)
+--   against    two different mobiles that are no typo of each other, two different companies, and two
+--              different mailboxes at one work domain count against
+-- The same mailbox name at two domains (minsu.kim at naver and at gmail) is no evidence: it repeats the
+-- name. Nor are two mailboxes one letter apart when they fold alike (kimminsoo / gimminsoo): those are two
+-- spellings of one name, so two namesakes.
+-- Candidate pairs come from blocks that share the name key and one more value (company, domain, landline,
+-- the first or last digits of the mobile, the first or last five letters of the mailbox at one domain, the
+-- mailbox), and a typo block keeps only the pairs with the typo, so the cost grows with the records, not
+-- with their square. Placeholders, role mailboxes and team values take no part.
+{%- set weights = var('identity_fuzzy_weights') %}
+with
+
+contacts as (
+
+    select * from {{ ref('int_contacts__unioned') }}
+
+),
+
+name_keys as (
+
+    select * from {{ ref('int_identity__name_keys') }}
+
+),
+
+free_email_domains as (
+
+    select * from {{ ref('free_email_domains') }}
+
+),
+
+-- Stripping legal forms runs once per distinct company, not once per record.
+company_keys as (
+
+    select
+        company,
+        {{ company_key('company') }} as company_key
+    from (
+        select distinct company
+        from contacts
+        where company is not null
+    ) as companies
+
+),
+
+features as materialized (
+
+    select
+        -- One row per record and name key (a name read two ways has two): the row's own id.
+        row_number() over () as feature_id,
+        contacts.record_key,
+        name_keys.name_match_key,
+        company_keys.company_key,
+        case
+            when not contacts.is_placeholder_email and not contacts.is_role_email then contacts.email_local_part
+        end as mailbox,
+        case when not contacts.is_placeholder_email then contacts.email_domain end as email_domain,
+        case
+            when not contacts.is_placeholder_email and free_email_domains.domain is null then contacts.email_domain
+        end as work_domain,
+        case
+            when not contacts.is_placeholder_phone and contacts.phone_type in ('mobile', 'fixed_line_or_mobile')
+                then contacts.phone
+        end as mobile,
+        case
+            when
+                not contacts.is_placeholder_phone
+                and coalesce(contacts.phone_type, '') not in ('mobile', 'fixed_line_or_mobile')
+                then contacts.phone
+        end as landline,
+        name_keys.is_hangul,
+        contacts.name_key
+    from contacts
+    inner join name_keys
+        on contacts.record_key = name_keys.record_key
+    left join free_email_domains
+        on contacts.email_domain = free_email_domains.domain
+    left join company_keys
+        on contacts.company = company_keys.company
+
+),
+
+-- How common a name or a workplace is, for the pairs' scores: group-bys, cheaper than windows over strings.
+name_frequencies as (
+
+    select
+        name_match_key,
+        count(*) as name_frequency
+    from features
+    group by name_match_key
+
+),
+
+company_frequencies as (
+
+    select
+        company_key,
+        count(*) as company_frequency
+    from features
+    where company_key is not null
+    group by company_key
+
+),
+
+domain_frequencies as (
+
+    select
+        work_domain,
+        count(*) as domain_frequency
+    from features
+    where work_domain is not null
+    group by work_domain
+
+),
+
+landline_frequencies as (
+
+    select
+        landline,
+        count(*) as landline_frequency
+    from features
+    where landline is not null
+    group by landline
+
+),
+
+record_count as (
+
+    -- at least var identity_min_population: a small warehouse does not make every name common
+    select greatest(count(*), {{ var('identity_min_population') }}) as record_count
+    from contacts
+
+),
+
+{#- (block, the evidence the block looks for): a pair enters only with that evidence in hand. -#}
+{%- set blocks = [
+    ('{t}.company_key', 'true'),
+    ('{t}.work_domain', 'true'),
+    ('{t}.landline', 'true'),
+    ('left({t}.mobile, 9)', one_edit_apart('a.mobile', 'b.mobile')),
+    ('right({t}.mobile, 5)', one_edit_apart('a.mobile', 'b.mobile')),
+    ('{t}.email_domain || left({t}.mailbox, 5)', one_edit_apart('a.mailbox', 'b.mailbox')),
+    ('{t}.email_domain || right({t}.mailbox, 5)', one_edit_apart('a.mailbox', 'b.mailbox')),
+    ('{t}.mailbox', one_edit_apart('a.email_domain', 'b.email_domain')),
+] %}
+
+candidates as materialized (
+
+    {% for block, evidence in blocks %}
+        select
+            a.feature_id as feature_id_a,
+            b.feature_id as feature_id_b
+        from features as a
+        inner join features as b
+            on
+                a.name_match_key = b.name_match_key
+                and {{ block.replace('{t}', 'a') }} = {{ block.replace('{t}', 'b') }}
+                and a.record_key < b.record_key
+        where {{ evidence }}
+        {% if not loop.last %}union{% endif %}
+    {% endfor %}
+
+),
+
+scored as materialized (
+
+    select
+        a.record_key as record_key_a,
+        b.record_key as record_key_b,
+        a.name_match_key,
+        name_frequencies.name_frequency,
+        -- 김민수 and Kim Minsu are one name; 김준연 and 김준윤 fold alike but are two
+        coalesce(a.is_hangul and b.is_hangul and a.name_key != b.name_key, false) as different_hangul_names,
+        -- How many namesakes the shared workplace would hold by chance: its records times the name's share
+        name_frequencies.name_frequency::double / record_count.record_count * least(
+            case when a.company_key = b.company_key then company_frequencies.company_frequency end,
+            case when a.work_domain = b.work_domain then domain_frequencies.domain_frequency end,
+            case when a.landline = b.landline then landline_frequencies.landline_frequency end
+        ) as expected_namesakes,
+        {{ one_edit_apart('a.mobile', 'b.mobile') }} as phone_typo,
+        coalesce(
+            (
+                a.email_domain = b.email_domain
+                and {{ one_edit_apart('a.mailbox', 'b.mailbox') }}
+                and length(a.mailbox) >= 5
+                -- (case: the costly tests only for the few pairs that got this far)
+                and case
+                    when
+                        -- minsu85 and minsu86 are two people's mailboxes, not a typo
+                        regexp_replace(a.mailbox, '[^0-9]', '', 'g') = regexp_replace(b.mailbox, '[^0-9]', '', 'g')
+                        -- kimminsoo and gimminsoo, minseo.kim and minsoo.kim: two spellings of a name, two people
+                        then {{ romanization_fold('a.mailbox') }} != {{ romanization_fold('b.mailbox') }}
+                    else false
+                end
+            )
+            or (a.mailbox = b.mailbox and {{ one_edit_apart('a.email_domain', 'b.email_domain') }}),
+            false
+        ) as email_typo,
+        -- one person has one mailbox at their workplace's domain
+        coalesce(a.work_domain = b.work_domain and a.mailbox != b.mailbox, false) as different_work_mailboxes,
+        coalesce(a.mobile != b.mobile and not {{ one_edit_apart('a.mobile', 'b.mobile') }}, false)
+            as different_mobiles,
+        -- two companies or two employers' mail domains, and no workplace fact in common
+        coalesce(a.company_key != b.company_key or a.work_domain != b.work_domain, false)
+        and not coalesce(
+            a.company_key = b.company_key or a.work_domain = b.work_domain or a.landline = b.landline, false
+        ) as different_companies
+    from candidates
+    -- Joined by row id alone: joined on the name key too, the planner would pair every two rows of a name.
+    inner join features as a
+        on candidates.feature_id_a = a.feature_id
+    inner join features as b
+        on candidates.feature_id_b = b.feature_id
+    inner join name_frequencies
+        on a.name_match_key = name_frequencies.name_match_key
+    left join company_frequencies
+        on a.company_key = company_frequencies.company_key
+    left join domain_frequencies
+        on a.work_domain = domain_frequencies.work_domain
+    left join landline_frequencies
+        on a.landline = landline_frequencies.landline
+    cross join record_count
+
+),
+
+evidence as (
+
+    select
+        *,
+        {{ weights['name'] }}
+        + case when name_frequency <= 3 then 1 when name_frequency > 20 then -1 else 0 end
+        + case
+            when expected_namesakes < {{ var('identity_max_expected_namesakes') }} then {{ weights['workplace'] }}
+            else 0
+        end
+        + case when phone_typo then {{ weights['phone_typo'] }} else 0 end
+        + case when email_typo then {{ weights['email_typo'] }} else 0 end
+        - case when different_mobiles then {{ weights['different_mobiles'] }} else 0 end
+        - case when different_companies then {{ weights['different_companies'] }} else 0 end
+        - case when different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
+            as score
+    from scored
+    where not different_hangul_names
+
+),
+
+final as (
+
+    select
+        record_key_a,
+        record_key_b,
+        score,
+        concat_ws(
+            ', ',
+            'name ' || name_match_key,
+            case
+                when expected_namesakes < {{ var('identity_max_expected_namesakes') }} then 'same workplace'
+            end,
+            case when phone_typo then 'mobiles one digit apart' end,
+            case when email_typo then 'emails one character apart' end,
+            case when different_work_mailboxes then 'different mailboxes at one work domain' end,
+            case when different_mobiles then 'different mobiles' end,
+            case when different_companies then 'different companies' end
+        ) as evidence
+    from evidence
+    where score >= {{ var('identity_fuzzy_threshold') }}
+    -- a name read two ways can pair two records twice: keep the better
+    qualify row_number() over (partition by record_key_a, record_key_b order by score desc, evidence asc) = 1
+
+)
+
+select * from final

@@ -1,0 +1,197 @@
+-- A person's name as it compares across scripts and spellings: the Hangul surname, then the given name
+-- romanised and folded (macro romanization_fold). 김민수, 김 민수, Minsu Kim, Kim Min-soo, MIN SU KIM and
+-- Gim Minsu all key "김:minsu". A Latin name is Korean when its first or last word is a surname spelling
+-- in use (seed korean_surnames: Lee, Yi and Rhee are all 이); when both are ("Min Jin"), it gets a key for
+-- each reading. Other Latin names key on their words in any order, nicknames as the given name they stand
+-- for (seed english_nicknames: Bob Smith and Robert Smith are "en:robert smith"). Names in other
+-- scripts, one-word names and longer ones get none: the fuzzy tier never considers them.
+-- Computed once per distinct name, then joined back to the records.
+with
+
+contacts as (
+
+    select * from {{ ref('int_contacts__unioned') }}
+
+),
+
+surnames as (
+
+    select * from {{ ref('korean_surnames') }}
+
+),
+
+nicknames as (
+
+    select * from {{ ref('english_nicknames') }}
+
+),
+
+names as (
+
+    select distinct
+        full_name,
+        lower(nfc_normalize(full_name)) as folded
+    from contacts
+    where full_name is not null
+
+),
+
+hangul_names as (
+
+    select
+        full_name,
+        regexp_replace(folded, '\s', '', 'g') as compact
+    from names
+    where regexp_full_match(regexp_replace(folded, '\s', '', 'g'), '\p{Hangul}{2,5}')
+
+),
+
+hangul_split as (
+
+    select
+        full_name,
+        case
+            when
+                length(compact) >= 3
+                and left(compact, 2) in ('남궁', '황보', '제갈', '선우', '독고', '사공', '서문')
+                then left(compact, 2)
+            else left(compact, 1)
+        end as surname,
+        compact
+    from hangul_names
+
+),
+
+hangul_keys as (
+
+    select
+        full_name,
+        surname || ':' || {{ romanization_fold(hangul_romanized('substr(compact, length(surname) + 1)')) }}
+            as name_match_key,
+        true as is_hangul,
+        0 as surname_rank
+    from hangul_split
+
+),
+
+latin_names as (
+
+    select
+        full_name,
+        list_filter(
+            list_transform(
+                string_split_regex(trim(regexp_replace(folded, '[.,]', ' ', 'g')), '\s+'),
+                lambda t: replace(t, '-', '')
+            ),
+            lambda t: t != ''
+        ) as tokens
+    from names
+    where regexp_full_match(folded, '[a-z .,''-]+')
+
+),
+
+latin_words as (
+
+    select
+        full_name,
+        tokens,
+        tokens[1] as first_word,
+        tokens[-1] as last_word
+    from latin_names
+    where len(tokens) between 2 and 4
+
+),
+
+latin_readings as (
+
+    -- Family name first: Kim Minsu, Kim Min Su.
+    select
+        latin_words.full_name,
+        surnames.surname || ':' || {{ romanization_fold("array_to_string(latin_words.tokens[2:], '')") }}
+            as name_match_key,
+        false as is_hangul,
+        surnames.surname_rank
+    from latin_words
+    inner join surnames
+        on latin_words.first_word = surnames.romanization
+
+    union all
+
+    -- Family name last: Minsu Kim, Min Su Kim.
+    select
+        latin_words.full_name,
+        surnames.surname || ':' || {{ romanization_fold("array_to_string(latin_words.tokens[:-2], '')") }}
+            as name_match_key,
+        false as is_hangul,
+        surnames.surname_rank
+    from latin_words
+    inner join surnames
+        on latin_words.last_word = surnames.romanization
+
+),
+
+western_tokens as (
+
+    select
+        full_name,
+        unnest(tokens) as token
+    from latin_words
+    where full_name not in (select latin_readings.full_name from latin_readings)
+
+),
+
+western_keys as (
+
+    select
+        western_tokens.full_name,
+        'en:' || string_agg(
+            coalesce(nicknames.given_name, western_tokens.token),
+            ' ' order by coalesce(nicknames.given_name, western_tokens.token)
+        ) as name_match_key,
+        false as is_hangul,
+        0 as surname_rank
+    from western_tokens
+    left join nicknames
+        on western_tokens.token = nicknames.nickname
+    group by western_tokens.full_name
+
+),
+
+all_keys as (
+
+    select * from hangul_keys
+    union all
+    select * from latin_readings
+    union all
+    select * from western_keys
+
+),
+
+name_keys as (
+
+    select
+        full_name,
+        name_match_key,
+        is_hangul,
+        -- The likelier reading of a name read two ways: the one with the commoner surname.
+        row_number() over (partition by full_name order by surname_rank, name_match_key) = 1
+            as is_likelier_reading
+    from all_keys
+
+),
+
+final as (
+
+    select
+        contacts.record_key,
+        name_keys.name_match_key,
+        name_keys.is_hangul,
+        name_keys.is_likelier_reading
+    from contacts
+    inner join name_keys
+        on contacts.full_name = name_keys.full_name
+    where not ends_with(name_keys.name_match_key, ':')
+
+)
+
+select * from final
