@@ -5,19 +5,23 @@ from pathlib import Path
 from connectors.hubspot import ENTITIES as HUBSPOT_ENTITIES
 from connectors.hubspot_sync import landing_zone as hubspot_zone
 from connectors.landing import LandingZone
+from connectors.orders import orders_zone
 from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
 from connectors.pipedrive_sync import landing_zone as pipedrive_zone
 from connectors.typeform_sync import responses_zone, walks_zone
+from orchestration.lib.identity import customer_id_map_zone
 
 
 def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
     return [
         LandingZone(landing_dir, "spreadsheets", "contacts"),
+        orders_zone(landing_dir),
         LandingZone(landing_dir, "forms", "submissions"),
         *(pipedrive_zone(landing_dir, entity) for entity in PIPEDRIVE_ENTITIES),
         responses_zone(landing_dir),
         walks_zone(landing_dir),
         *(hubspot_zone(landing_dir, entity) for entity in HUBSPOT_ENTITIES),
+        customer_id_map_zone(landing_dir),
     ]
 
 
