@@ -4,6 +4,11 @@ Headers are compared after normalisation (NFKC, lower case, bracketed remarks su
 spaces and punctuation removed), first exactly against the synonyms, then by containment rules for long
 Google Forms questions ("마케팅 정보 수신에 동의하십니까?"). Each field takes at most one column: an exact
 match beats a containment match, and the leftmost column wins a tie; the other columns are extras.
+
+A table is read either as a contact list or as an order sheet, each with its own synonym table
+(``SynonymTable.build(..., orders=True)``): an order sheet names an order date, an amount and a way to
+tell the buyer (name, email or phone), and is recognised first, so its 연락처 column does not make it a
+contact list. In an order sheet, 담당자 is the sales rep and 수령인 the recipient, never the buyer.
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ from functools import lru_cache
 from connectors.records import FileRead, SheetReport
 
 __all__ = [
+    "BUYER_FIELDS",
     "CONTACT_FIELDS",
+    "CONTACT_SHEET_FIELDS",
     "DEFAULT_SYNONYMS",
     "FIELDS",
     "HEADER_SEARCH_ROWS",
+    "ORDER_FIELDS",
+    "ORDER_SYNONYMS",
     "FileRead",
     "SheetReport",
     "SynonymTable",
     "UnreadableFileError",
     "find_header_row",
+    "find_order_header_row",
     "map_headers",
     "normalize_header",
 ]
@@ -40,7 +50,20 @@ class UnreadableFileError(Exception):
     """
 
 
-FIELDS: tuple[str, ...] = ("record_id", "record_at", "name", "email", "phone", "company", "consent_email")
+CONTACT_SHEET_FIELDS: tuple[str, ...] = (
+    "record_id",
+    "record_at",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "consent_email",
+)
+ORDER_FIELDS: tuple[str, ...] = ("order_id", "order_at", "amount", "currency", "product", "quantity")
+# The columns of an order sheet that say who bought.
+BUYER_FIELDS: tuple[str, ...] = ("name", "email", "phone", "company")
+# Every field a header can name, in a contact list or an order sheet (DRIPLINE_HEADER_SYNONYMS extends these).
+FIELDS: tuple[str, ...] = CONTACT_SHEET_FIELDS + ORDER_FIELDS
 # A header row must name one of these: a table with no way to reach anyone is not a contact list (a
 # notes sheet whose sentence mentions a 담당자 is not a list of names either).
 CONTACT_FIELDS = frozenset({"email", "phone"})
@@ -157,6 +180,111 @@ DEFAULT_SYNONYMS: dict[str, list[str]] = {
     ],
 }
 
+# Order-sheet columns, plus the buyer names an order sheet uses on top of the contact synonyms. A plain
+# "date"/"날짜" is not an order date: a contact list has dates too, so an order date says what happened.
+ORDER_SYNONYMS: dict[str, list[str]] = {
+    "order_id": [
+        "주문번호",
+        "주문 번호",
+        "주문id",
+        "주문코드",
+        "주문 코드",
+        "order id",
+        "order no",
+        "order number",
+        "order #",
+        "order code",
+        "거래번호",
+        "invoice no",
+        "invoice number",
+    ],
+    "order_at": [
+        "주문일",
+        "주문일자",
+        "주문 일자",
+        "주문일시",
+        "주문 일시",
+        "주문날짜",
+        "주문 날짜",
+        "결제일",
+        "결제일자",
+        "결제일시",
+        "결제 일시",
+        "구매일",
+        "구매일자",
+        "구매일시",
+        "판매일",
+        "판매일자",
+        "거래일",
+        "거래일자",
+        "order date",
+        "date ordered",
+        "ordered at",
+        "order time",
+        "purchase date",
+        "purchased at",
+        "payment date",
+        "paid at",
+        "sale date",
+    ],
+    "amount": [
+        "금액",
+        "결제금액",
+        "결제 금액",
+        "결제액",
+        "주문금액",
+        "주문 금액",
+        "구매금액",
+        "판매금액",
+        "합계",
+        "합계금액",
+        "총액",
+        "총금액",
+        "총 금액",
+        "총 결제금액",
+        "매출",
+        "매출액",
+        "amount",
+        "total",
+        "order total",
+        "total amount",
+        "grand total",
+        "amount paid",
+        "payment amount",
+        "paid amount",
+        "sales",
+    ],
+    "currency": ["통화", "화폐", "통화코드", "currency", "currency code"],
+    "product": [
+        "상품명",
+        "상품",
+        "제품명",
+        "제품",
+        "품목",
+        "품명",
+        "주문상품",
+        "product",
+        "product name",
+        "item",
+        "item name",
+        "description",
+    ],
+    "quantity": ["수량", "주문수량", "구매수량", "개수", "qty", "quantity"],
+    "name": [
+        "주문자",
+        "주문자명",
+        "주문자 이름",
+        "구매자",
+        "구매자명",
+        "구매자 이름",
+        "buyer",
+        "buyer name",
+        "customer",
+    ],
+}
+# Contact synonyms that name someone other than the buyer in an order sheet.
+_NOT_BUYER = frozenset({"담당자", "담당자명"})
+
 # Short headers that are an id only when the column holds id-like values: "번호" is also how people
 # abbreviate 전화번호, and "no" is often a running count that a re-export renumbers.
 _AMBIGUOUS_ID_HEADERS = frozenset({"번호", "no", "순번"})
@@ -181,6 +309,60 @@ _CONTAINS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ),
 )
 
+# Order-sheet containment rules, tried before the buyer's (contact rules without the recipient's columns).
+_RECIPIENT = ("수령", "받는", "배송", "recipient", "shipping", "delivery", "shipto")
+_ORDER_CONTAINS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("order_id", ("주문번호", "orderno", "ordernumber", "orderid", "주문코드"), ()),
+    (
+        "amount",
+        ("금액", "총액", "합계", "결제액", "매출", "amount", "total"),
+        (
+            "단가",
+            "unit",
+            "수량",
+            "qty",
+            "할인",
+            "discount",
+            "배송",
+            "shipping",
+            "세액",
+            "부가세",
+            "tax",
+            "vat",
+            "공급가",
+            "적립",
+            "포인트",
+            "point",
+            "쿠폰",
+            "coupon",
+            "환불",
+            "refund",
+        ),
+    ),
+    ("currency", ("통화", "화폐", "currency"), ()),
+    ("quantity", ("수량", "quantity", "qty"), ()),
+    (
+        "product",
+        ("상품", "제품", "품목", "품명", "product", "item"),
+        ("번호", "코드", "code", "id", "옵션", "option"),
+    ),
+)
+_ORDER_DATE_TOPIC = ("주문", "결제", "구매", "판매", "거래", "order", "purchase", "payment", "paid", "sale")
+_ORDER_DATE_MARKER = ("일자", "일시", "날짜", "date", "time", "일")
+_ORDER_DATE_EXCLUDED = (
+    "번호",
+    "메일",
+    "mail",
+    "금액",
+    "amount",
+    "상태",
+    "status",
+    "수단",
+    "방법",
+    "method",
+    "요일",
+)
+
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|<[^<>]*>|【[^【】]*】")
 _NOT_WORD = re.compile(r"[\W_]+")
 _ID_VALUE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/-]{0,39}")
@@ -200,27 +382,40 @@ def normalize_header(text: str) -> str:
 
 @dataclass(frozen=True)
 class SynonymTable:
-    """Normalised exact synonyms, default and configured, ready for matching."""
+    """Normalised exact synonyms, default and configured, ready for matching, for contact lists or
+    (``orders``) for order sheets."""
 
     exact: Mapping[str, str]
+    orders: bool = False
 
     @classmethod
-    def build(cls, extra_synonyms: Mapping[str, Sequence[str]] | None = None) -> SynonymTable:
+    def build(
+        cls, extra_synonyms: Mapping[str, Sequence[str]] | None = None, *, orders: bool = False
+    ) -> SynonymTable:
+        fields = ORDER_FIELDS + BUYER_FIELDS if orders else CONTACT_SHEET_FIELDS
         exact: dict[str, str] = {}
+        if orders:
+            for field, synonyms in ORDER_SYNONYMS.items():
+                for synonym in synonyms:
+                    exact.setdefault(normalize_header(synonym), field)
         for field, synonyms in DEFAULT_SYNONYMS.items():
-            for synonym in synonyms:
-                exact.setdefault(normalize_header(synonym), field)
+            if field in fields:
+                for synonym in synonyms:
+                    if not (orders and synonym in _NOT_BUYER):
+                        exact.setdefault(normalize_header(synonym), field)
         for field, synonyms in (extra_synonyms or {}).items():
             if field not in FIELDS:
                 raise ValueError(
                     f"unknown field {field!r} in extra synonyms; expected one of {', '.join(FIELDS)}"
                 )
+            if field not in fields:
+                continue
             if isinstance(synonyms, str):
                 synonyms = [synonyms]
             for synonym in synonyms:
                 # A configured synonym overrides a default one: the person who wrote it knows their sheet.
                 exact[normalize_header(synonym)] = field
-        return cls(exact)
+        return cls(exact, orders)
 
     def match(self, header: str | None) -> tuple[str, int] | None:
         """The field a header names and the match strength (2 exact, 1 containment), or None."""
@@ -232,6 +427,8 @@ class SynonymTable:
         field = self.exact.get(key)
         if field is not None:
             return field, 2
+        if self.orders:
+            return _match_order_column(key)
         if any(topic in key for topic in _CONSENT_TOPIC) and any(answer in key for answer in _CONSENT_ANSWER):
             return "consent_email", 1
         for field, markers, exclusions in _CONTAINS:
@@ -240,9 +437,31 @@ class SynonymTable:
         return None
 
 
-@lru_cache(maxsize=1)
-def _default_table() -> SynonymTable:
-    return SynonymTable.build()
+def _match_order_column(key: str) -> tuple[str, int] | None:
+    if (
+        any(topic in key for topic in _ORDER_DATE_TOPIC)
+        and any(marker in key for marker in _ORDER_DATE_MARKER)
+        and not any(word in key for word in _ORDER_DATE_EXCLUDED)
+    ):
+        return "order_at", 1
+    for field, markers, exclusions in _ORDER_CONTAINS:
+        if any(marker in key for marker in markers) and not any(word in key for word in exclusions):
+            return field, 1
+    if any(word in key for word in _RECIPIENT):
+        return None
+    for field, markers, exclusions in _CONTAINS:
+        if (
+            field in BUYER_FIELDS
+            and any(marker in key for marker in markers)
+            and not any(word in key for word in exclusions + tuple(_NOT_BUYER))
+        ):
+            return field, 1
+    return None
+
+
+@lru_cache(maxsize=2)
+def _default_table(orders: bool = False) -> SynonymTable:
+    return SynonymTable.build(orders=orders)
 
 
 def _table(synonyms: SynonymTable | Mapping[str, Sequence[str]] | None) -> SynonymTable:
@@ -342,4 +561,31 @@ def find_header_row(
         score = header_score(row, table, exact_only=single_column)
         if score >= needed and score > best_score:
             best_index, best_score = index, score
+    return best_index
+
+
+def find_order_header_row(
+    rows: Sequence[Sequence[str | None]],
+    synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
+) -> int | None:
+    """Index of an order sheet's header row among the first rows, or None when the table is no order sheet.
+
+    The header names an order date, an amount and the buyer (a name, email or phone column); among such
+    rows the one naming the most fields wins, the earlier one on a tie.
+    """
+    if isinstance(synonyms, SynonymTable) and synonyms.orders:
+        table = synonyms
+    elif isinstance(synonyms, SynonymTable) or not synonyms:
+        table = _default_table(orders=True)
+    else:
+        table = SynonymTable.build(synonyms, orders=True)
+    best_index, best_score = None, 0
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        fields = {matched[0] for cell in row if (matched := table.match(cell)) is not None}
+        if (
+            {"order_at", "amount"} <= fields
+            and fields & {"name", "email", "phone"}
+            and len(fields) > best_score
+        ):
+            best_index, best_score = index, len(fields)
     return best_index

@@ -23,7 +23,8 @@ from connectors.landing import LandingZone, file_sha256
 Reader = Callable[[Path], FileRead]
 
 # Bump when a change to the readers should re-read files that already landed.
-READER_VERSION = 1
+# 2: order sheets are read into spreadsheets/orders and no longer as contact lists.
+READER_VERSION = 2
 SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")  # not .txt: a note is not a table
 FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 

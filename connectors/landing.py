@@ -69,6 +69,45 @@ CONTACT_RECORD_SCHEMA = pa.schema(
 READER_SCHEMA = pa.schema([f for f in CONTACT_RECORD_SCHEMA if f.name not in ("_load_id", "_loaded_at")])
 RECORD_COLUMNS = READER_SCHEMA.names
 
+# One row per row of an order sheet (spreadsheets/orders). An order spanning several rows (one per product)
+# lands as several rows sharing order_id; dbt decides what one purchase is. The buyer columns are
+# normalised like a contact's, and every raw cell is kept, so a rejected row can be fixed from its record.
+ORDER_RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("_load_id", pa.string(), nullable=False),
+        pa.field("_loaded_at", _TS, nullable=False),
+        pa.field("_source", pa.string(), nullable=False),
+        pa.field("_source_file", pa.string(), nullable=False),
+        pa.field("_source_sheet", pa.string()),
+        pa.field("_source_row", pa.int64(), nullable=False),
+        pa.field("source_record_id", pa.string(), nullable=False),
+        pa.field("order_id", pa.string()),
+        pa.field("ordered_at", _TS),
+        pa.field("amount", pa.decimal128(20, 4)),
+        pa.field("currency", pa.string()),
+        pa.field("product", pa.string()),
+        pa.field("quantity", pa.float64()),
+        pa.field("raw_ordered_at", pa.string()),
+        pa.field("raw_amount", pa.string()),
+        pa.field("raw_currency", pa.string()),
+        pa.field("raw_quantity", pa.string()),
+        pa.field("raw_name", pa.string()),
+        pa.field("raw_email", pa.string()),
+        pa.field("raw_phone", pa.string()),
+        pa.field("raw_company", pa.string()),
+        pa.field("raw_row", pa.string()),
+        pa.field("attributes", pa.string()),
+        pa.field("full_name", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("phone", pa.string()),
+        pa.field("phone_type", pa.string()),
+        pa.field("company", pa.string()),
+        pa.field("field_issues", pa.string()),
+        pa.field("rejection_reason", pa.string()),
+    ]
+)
+ORDER_READER_SCHEMA = pa.schema([f for f in ORDER_RECORD_SCHEMA if f.name not in ("_load_id", "_loaded_at")])
+
 # One row per record of one page of an API list walk. A page lands as its own batch
 # (``<sync_id>-p<page>``) as soon as it has been read, so a sync killed half-way keeps every page it
 # landed; the record is kept exactly as the API returned it, and staging picks the latest version per

@@ -11,6 +11,7 @@ import csv
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +26,10 @@ __all__ = [
     "normalize_email",
     "normalize_name",
     "normalize_phone",
+    "parse_amount",
     "parse_consent",
+    "parse_currency",
+    "parse_quantity",
     "parse_timestamp",
     "time_zone",
 ]
@@ -442,3 +446,155 @@ def _assemble(
     elif utc_marker:
         zone = UTC
     return datetime(year, month, day, hours, int(minute or 0), int(second or 0), micro, tzinfo=zone)
+
+
+# Currency words and symbols people write next to amounts, to ISO 4217. "¥" is read as yen: in a Korean
+# business's sheet it far more often means JPY than CNY (위안/元 name the yuan).
+_CURRENCY_WORDS = {
+    "₩": "KRW",
+    "원": "KRW",
+    "원화": "KRW",
+    "won": "KRW",
+    "$": "USD",
+    "us$": "USD",
+    "달러": "USD",
+    "불": "USD",
+    "€": "EUR",
+    "유로": "EUR",
+    "¥": "JPY",
+    "円": "JPY",
+    "엔": "JPY",
+    "엔화": "JPY",
+    "元": "CNY",
+    "위안": "CNY",
+    "rmb": "CNY",
+    "£": "GBP",
+    "파운드": "GBP",
+}
+_ISO_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_MAX_AMOUNT = Decimal(10) ** 15
+_AMOUNT_PLACES = Decimal("0.0001")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_EUROPEAN_NUMBER = re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,2}")
+# "120만원", "1억 2,000만", "3천 원": Korean myriad units, largest first.
+_KOREAN_UNITS = {
+    "억": Decimal(10) ** 8,
+    "천만": Decimal(10) ** 7,
+    "백만": Decimal(10) ** 6,
+    "만": Decimal(10) ** 4,
+    "천": Decimal(1000),
+}
+_KOREAN_AMOUNT = re.compile(r"(?:[\d.,]+\s*(?:억|천만|백만|만|천)\s*)+(?:[\d.,]+)?")
+_KOREAN_PART = re.compile(r"([\d.,]+)\s*(억|천만|백만|만|천)?")
+_CURRENCY_AFFIX = re.compile(
+    r"^(?P<pre>₩|\$|us\$|€|¥|£|[a-z]{3}(?=[\s\d.]))?\s*(?P<number>.*?)\s*(?P<post>원|won|달러|불|유로|엔|円|元|위안|₩|\$|€|¥|£|[a-z]{3})?$"
+)
+
+
+def parse_currency(raw: str | None) -> tuple[str | None, str | None]:
+    """Return ``(ISO 4217 code, problem)`` for a currency cell: ``KRW``, ``krw``, ``원``, ``₩``, ``$``…"""
+    if raw is None:
+        return None, None
+    text = unicodedata.normalize("NFKC", raw).strip().lower()
+    if not text:
+        return None, None
+    if text in _CURRENCY_WORDS:
+        return _CURRENCY_WORDS[text], None
+    if _ISO_CURRENCY.fullmatch(text):
+        return text.upper(), None
+    return None, f"{raw!r} is not a currency"
+
+
+def parse_amount(raw: object) -> tuple[Decimal | None, str | None, str | None]:
+    """Return ``(amount, currency written with it, problem)`` for a money cell.
+
+    Accepts native numbers, ``1,200,000``, ``₩1,200,000``, ``1,200,000원``, ``120만원``, ``1억 2천만``,
+    ``$1,234.50``, ``USD 1,234.50``, ``1.234,50 €``, and negatives written ``-5,000``, ``(5,000)`` or
+    ``△5,000`` (Korean accounting). The amount keeps four decimal places at most.
+    """
+    if raw is None:
+        return None, None, None
+    if isinstance(raw, bool):
+        return None, None, f"{raw!r} is not an amount"
+    if isinstance(raw, int | float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            return None, None, f"{raw!r} is not an amount"
+        return _bounded(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw), None, repr(raw))
+    text = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    if not text:
+        return None, None, None
+    problem = f"{raw!r} is not an amount"
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1].strip()
+    if text[:1] in ("-", "−", "△", "▲"):
+        negative, text = True, text[1:].strip()
+    affixed = _CURRENCY_AFFIX.match(text)
+    if affixed is None:
+        return None, None, problem
+    pre, number, post = affixed["pre"], affixed["number"], affixed["post"]
+    if number[:1] in ("-", "−") and not negative:
+        negative, number = True, number[1:].strip()
+    currencies = {_affix_currency(affix) for affix in (pre, post) if affix}
+    if None in currencies or len(currencies) > 1:
+        return None, None, problem
+    currency = currencies.pop() if currencies else None
+    value = _number(number)
+    if value is None:
+        return None, None, problem
+    return _bounded(-value if negative else value, currency, repr(raw))
+
+
+def _affix_currency(affix: str) -> str | None:
+    if affix in _CURRENCY_WORDS:
+        return _CURRENCY_WORDS[affix]
+    return affix.upper() if _ISO_CURRENCY.fullmatch(affix) else None
+
+
+def _number(text: str) -> Decimal | None:
+    compact = text.replace(" ", "")
+    try:
+        if _PLAIN_NUMBER.fullmatch(compact):
+            return Decimal(compact)
+        if _GROUPED_NUMBER.fullmatch(compact):
+            return Decimal(compact.replace(",", ""))
+        if _EUROPEAN_NUMBER.fullmatch(compact):
+            return Decimal(compact.replace(".", "").replace(",", "."))
+        if _KOREAN_AMOUNT.fullmatch(compact):
+            total = Decimal(0)
+            for digits, unit in _KOREAN_PART.findall(compact):
+                part = _number(digits)
+                if part is None:
+                    return None
+                total += part * _KOREAN_UNITS[unit] if unit else part
+            return total
+    except InvalidOperation:
+        return None
+    return None
+
+
+def _bounded(
+    value: Decimal, currency: str | None, shown: str
+) -> tuple[Decimal | None, str | None, str | None]:
+    if not value.is_finite() or abs(value) >= _MAX_AMOUNT:
+        return None, None, f"{shown} is not an amount"
+    return value.quantize(_AMOUNT_PLACES), currency, None
+
+
+def parse_quantity(raw: object) -> tuple[float | None, str | None]:
+    """Return ``(quantity, problem)``: ``3``, ``3개``, ``1,200``, ``2.5``; blank is ``None``."""
+    if raw is None:
+        return None, None
+    if isinstance(raw, bool):
+        return None, f"{raw!r} is not a quantity"
+    if isinstance(raw, int | float):
+        return float(raw), None
+    text = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    if not text:
+        return None, None
+    text = re.sub(r"\s*(?:개|ea|pcs|건|박스|box|세트|set|병|장|권|대|명)$", "", text)
+    value = _number(text.lstrip("-")) if text else None
+    if value is None:
+        return None, f"{raw!r} is not a quantity"
+    return float(-value if text.startswith("-") else value), None

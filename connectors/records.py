@@ -110,7 +110,13 @@ class RecordBuilder:
         local_tz: str,
         id_key: Callable[[str | None, str], str],
         row_key: Callable[[str | None, int], str],
+        schema: pa.Schema = READER_SCHEMA,
+        record_tuple: tuple[str, ...] = RECORD_TUPLE,
     ) -> None:
+        """``record_tuple`` names the values of an appended record, in order; ``schema`` is what they
+        become (``READER_SCHEMA`` for contacts, ``ORDER_READER_SCHEMA`` for order rows)."""
+        self.schema = schema
+        self.record_tuple = record_tuple
         self.source = source
         self.relative_file = relative_file
         self.region = region
@@ -138,14 +144,14 @@ class RecordBuilder:
     def _flush(self) -> None:
         if not self._rows:
             return
-        columns = dict(zip(RECORD_TUPLE, zip(*self._rows, strict=True), strict=True))
-        arrays = [pa.array(columns[f.name], type=f.type) for f in READER_SCHEMA]
-        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=READER_SCHEMA))
+        columns = dict(zip(self.record_tuple, zip(*self._rows, strict=True), strict=True))
+        arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
+        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self._rows = []
 
     def table(self) -> pa.Table:
         self._flush()
-        return pa.Table.from_batches(self._batches, schema=READER_SCHEMA)
+        return pa.Table.from_batches(self._batches, schema=self.schema)
 
 
 class TableRecords:

@@ -63,6 +63,16 @@ The emails and mobile numbers are invented but use real providers (gmail.com, na
 010 range, because matching rules depend on them; never point a live email provider at this data.
 Foreign numbers use ranges reserved for fiction (+1 555-01xx, +44 20 7946 0xxx).
 
+Orders (``spreadsheets/주문내역.xlsx``, sheet 주문, under a title row; ground truth in ``manifest["orders"]``)
+- ``buyer_by_phone`` [minsu_kim_masitneun]: two orders with only his mobile -> his customer, 2 purchases.
+- ``order_lines_and_refund`` [seoyeon_lee_bluefork]: one order of two lines by email, and a refund line of
+  it a few days later -> 1 purchase, its lines net of the refund.
+- ``amount_in_man_won`` [yerin_song_sodam]: 결제금액 written ``240만원``, phone written without dashes.
+- ``buyer_only_in_orders`` [eunseo_pyo_orders]: two orders of someone no contact list knows -> a new customer.
+- ``name_only_unique`` [chaewon_lim_saebyeok]: only 고객명 임채원, a name one customer carries -> linked.
+- ``name_only_ambiguous``: only 고객명 김민수, a name two customers carry -> linked to no one, quarantined.
+- ``unreadable_order_date`` (rejected): 주문일자 ``11월 말``.
+
 Row locators in the manifest: ``row`` is the 1-based line number for CSV and JSONL files, the worksheet
 row for the workbook (with ``sheet``) and the 1-based position in the array for the JSON file.
 """
@@ -108,6 +118,8 @@ SOURCE_FILES = {
     LANDING: "forms/landing_page_signups.json",
 }
 SOURCE_SHEETS = {ACCOUNTS: "거래처", NEW_ACCOUNTS: "신규 거래처"}
+ORDERS_FILE = "spreadsheets/주문내역.xlsx"
+ORDERS_SHEET = "주문"
 NOTES_SHEET = "설명"
 
 # Rows per source, planted cases included; about 220 records in all.
@@ -893,6 +905,117 @@ def _write_workbook(path: Path, accounts: list[Record], new_accounts: list[Recor
         ExcelWriter(workbook, archive).write_data()
 
 
+@dataclass
+class Order:
+    """One row of the order sheet. ``expect`` is what becomes of it: purchase, unlinked or rejected."""
+
+    person_id: str
+    order_id: str
+    day: date | str
+    name: str
+    phone: str
+    email: str
+    product: str
+    quantity: int
+    amount: int | str
+    note: str = ""
+    expect: str = "purchase"
+    value: int = 0
+    row: int = 0
+
+
+def _orders() -> list[Order]:
+    # fmt: off
+    return [
+        Order("minsu_kim_masitneun", "20241105-01", date(2024, 11, 5), "김민수", "010-4821-7730", "",
+              "도시락 세트 (30인)", 1, 450000, value=450000),
+        Order("seoyeon_lee_bluefork", "20241107-02", date(2024, 11, 7), "이서연", "", "seoyeon.lee@naver.com",
+              "디저트 플래터", 2, 180000, value=180000),
+        Order("seoyeon_lee_bluefork", "20241107-02", date(2024, 11, 7), "이서연", "", "seoyeon.lee@naver.com",
+              "커피 케이터링", 1, "120,000원", value=120000),
+        Order("chaewon_lim_saebyeok", "20241108-01", date(2024, 11, 8), "임채원", "", "",
+              "과일 도시락", 10, 95000, note="전화 주문", value=95000),
+        Order("seoyeon_lee_bluefork", "20241107-02", date(2024, 11, 9), "이서연", "", "seoyeon.lee@naver.com",
+              "디저트 플래터", -1, -90000, note="부분 환불", value=-90000),
+        Order("nobody_minsu_kim", "20241110-03", date(2024, 11, 10), "김민수", "", "",
+              "샌드위치 세트", 20, 160000, note="현장 결제", expect="unlinked"),
+        Order("minsu_kim_masitneun", "20241112-01", "2024. 11. 12.", "김민수", "010-4821-7730", "",
+              "음료 추가", 30, "90,000원", value=90000),
+        Order("eunseo_pyo_orders", "20241113-02", date(2024, 11, 13), "표은서", "010-2468-1357",
+              "eunseo.pyo@gmail.com", "브런치 케이터링", 1, 320000, value=320000),
+        Order("yerin_song_sodam", "20241115-01", date(2024, 11, 15), "송예린", "01044556677",
+              "yerin.song@daum.net", "웨딩 케이터링 (80인)", 1, "240만원", value=2400000),
+        Order("eunseo_pyo_orders", "20241120-04", date(2024, 11, 20), "표은서", "010-2468-1357",
+              "eunseo.pyo@gmail.com", "쿠키 답례품", 50, "₩175,000", value=175000),
+        Order("unknown_buyer", "20241122-01", "11월 말", "최지아", "010-7788-9900", "",
+              "케이크", 1, 60000, note="날짜 미정", expect="rejected"),
+    ]
+    # fmt: on
+
+
+def _write_orders(path: Path, orders: list[Order]) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = ORDERS_SHEET
+    sheet["A1"] = "2024년 11월 케이터링 주문내역"
+    sheet.merge_cells("A1:I1")
+    header = ["주문번호", "주문일자", "고객명", "연락처", "이메일", "상품명", "수량", "결제금액", "비고"]
+    for column, title in enumerate(header, start=1):
+        sheet.cell(row=3, column=column, value=title)
+    for row, order in enumerate(orders, start=4):
+        values = [order.order_id, order.day, order.name, order.phone, order.email, order.product,
+                  order.quantity, order.amount, order.note]  # fmt: skip
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=value if value != "" else None)
+            if isinstance(value, date):
+                cell.number_format = "yyyy-mm-dd"
+            elif column == 8 and isinstance(value, int):
+                cell.number_format = "#,##0"
+        order.row = row
+    for column, width in zip("ABCDEFGHI", [14, 12, 8, 15, 26, 22, 6, 12, 14], strict=True):
+        sheet.column_dimensions[column].width = width
+    notes = workbook.create_sheet("안내")
+    notes["A1"] = "주문내역 작성 안내"
+    notes["A3"] = "- 환불은 같은 주문번호로 음수 금액을 적어 주세요."
+    notes["A4"] = "- 문의: 010-2345-0000 (주문 담당)"
+    workbook.properties.creator = "주문관리팀"
+    workbook.properties.lastModifiedBy = "주문관리팀"
+    workbook.properties.created = WORKBOOK_SAVED_AT
+    workbook.properties.modified = WORKBOOK_SAVED_AT
+    with _PinnedTimeZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).write_data()
+
+
+def _orders_manifest(orders: list[Order], known_people: set[str]) -> dict:
+    def ref(order: Order) -> dict:
+        return {"file": ORDERS_FILE, "sheet": ORDERS_SHEET, "row": order.row, "person_id": order.person_id,
+                "name": order.name, "order_id": order.order_id}  # fmt: skip
+
+    purchases: dict[str, dict] = {}
+    for order in orders:
+        if order.expect != "purchase":
+            continue
+        person = purchases.setdefault(order.person_id, {"orders": set(), "total_value": 0, "currency": "KRW"})
+        person["orders"].add(order.order_id)
+        person["total_value"] += order.value
+    return {
+        "file": ORDERS_FILE,
+        "sheet": ORDERS_SHEET,
+        "rows": [ref(o) | {"expect": o.expect} for o in orders],
+        "expected_purchases": {
+            pid: {
+                "purchase_count": len(p["orders"]),
+                "total_value": p["total_value"],
+                "currency": p["currency"],
+            }
+            for pid, p in sorted(purchases.items())
+        },
+        "unlinked": [ref(o) for o in orders if o.expect == "unlinked"],
+        "rejected": [ref(o) for o in orders if o.expect == "rejected"],
+        "order_only_people": sorted({o.person_id for o in orders if o.expect == "purchase"} - known_people),
+    }
+
+
 def _expected_consent(records: list[Record]) -> bool | None:
     answers = [r for r in records if r.accepted and r.consent is not None and r.at is not None]
     return max(answers, key=lambda r: r.at).consent if answers else None
@@ -958,9 +1081,17 @@ def generate_inbox(out: Path, seed: int = 7) -> dict:
     _write_en_form(out / SOURCE_FILES[EN_FORM], by_source[EN_FORM])
     _write_webhook(out / SOURCE_FILES[WEBHOOK], by_source[WEBHOOK], rng)
     _write_landing(out / SOURCE_FILES[LANDING], by_source[LANDING], rng)
+    orders = _orders()
+    _write_orders(out / ORDERS_FILE, orders)
 
     records.sort(key=lambda r: (SOURCE_FILES[r.source], SOURCE_SHEETS.get(r.source, ""), r.row))
-    return _manifest(seed, records, cases)
+    manifest = _manifest(seed, records, cases)
+    manifest["orders"] = _orders_manifest(orders, {r.person_id for r in records if r.accepted})
+    manifest["files"][ORDERS_FILE] = 0  # no contact list in it: its buyers are in manifest["orders"]
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    new_people = len(manifest["orders"]["order_only_people"])
+    manifest["expected_customers"] = {k: v + new_people for k, v in manifest["expected_customers"].items()}
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ from orchestration import cli
 from orchestration.lib.paths import REPO_ROOT
 
 MANIFEST = json.loads((REPO_ROOT / "sample_data" / "manifest.json").read_text())
+ORDERS = MANIFEST["orders"]
 
 
 def _locator(record: dict) -> tuple:
@@ -45,6 +46,7 @@ def customer_of(run) -> dict[tuple, str]:
             """
         select regexp_replace(source_file, '^', source || '/'), source_sheet, source_row, customer_id
         from customer_source_records
+        where source_record_id not like 'order-buyer:%'
         """
         )
         .fetchall()
@@ -60,8 +62,18 @@ def test_both_runs_succeed_and_the_second_lands_and_renames_nothing(run):
         .fetchall()
     )
     assert ids == run["first_ids"]
-    batches = list((run["home"] / "landing").rglob("*.parquet"))
-    assert len([b for b in batches if not b.name.startswith("_")]) == len(MANIFEST["files"])
+    landing = run["home"] / "landing"
+    batches = [
+        b
+        for b in landing.rglob("*.parquet")
+        if not b.name.startswith("_") and b.parent.parent.name != "identity"
+    ]
+    # the customer id map: the first run named every customer, the second changed no id
+    assert len(list((landing / "identity" / "customer_ids").glob("[!_]*.parquet"))) == 1
+    # every file once, and every spreadsheet once more as the orders it holds (none, for most)
+    spreadsheets = [f for f in MANIFEST["files"] if f.startswith("spreadsheets/")]
+    assert len(batches) == len(MANIFEST["files"]) + len(spreadsheets)
+    assert len(list((landing / "spreadsheets" / "orders").glob("[!_]*.parquet"))) == len(spreadsheets)
 
 
 def test_every_accepted_record_is_one_source_record_and_every_rejected_one_is_quarantined(run, customer_of):
@@ -75,7 +87,7 @@ def test_every_accepted_record_is_one_source_record_and_every_rejected_one_is_qu
         .fetchall()
     )
     assert {(f, sheet, row) for f, sheet, row, _ in quarantined} == {
-        _locator(r) for r in MANIFEST["rejected"]
+        _locator(r) for r in MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"]
     }
     for file, _, row, reason in quarantined:
         assert file.split("/", 1)[1] in reason and str(row) in reason, reason
@@ -136,6 +148,113 @@ def test_the_customers_asset_reports_its_counts_in_the_homes_dagster_instance(ru
     assert metadata["customer_count"] == customers
     assert metadata["merge_count"] == records - customers > 0
     assert metadata["consented_email_share"] == pytest.approx(consented / customers, abs=1e-4)
-    assert metadata["quarantined_row_count"] == len(MANIFEST["rejected"])
+    assert metadata["quarantined_row_count"] == len(
+        MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"]
+    )
     # The second run landed nothing new; its metadata says so.
-    assert ingest.asset_materialization.metadata["files_already_landed"].value == 3
+    assert ingest.asset_materialization.metadata["files_already_landed"].value == 4
+
+
+@pytest.fixture(scope="module")
+def customer_of_person(customer_of) -> dict[str, str]:
+    return {r["person_id"]: customer_of[_locator(r)] for r in MANIFEST["records"] if r["accepted"]}
+
+
+def test_every_order_row_lands_and_the_orders_asset_reports_it(run):
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(run["home"] / "dagster")) as instance:
+        first, second = instance.fetch_materializations(
+            dg.AssetKey(["spreadsheets", "orders"]), limit=2, ascending=True
+        ).records
+    first_run = {k: v.value for k, v in first.asset_materialization.metadata.items()}
+    second_run = {k: v.value for k, v in second.asset_materialization.metadata.items()}
+    assert (first_run["rows_read"], first_run["rows_quarantined"]) == (
+        len(ORDERS["rows"]),
+        len(ORDERS["rejected"]),
+    )
+    assert first_run["files_unreadable"] == []
+    assert first_run["dagster/row_count"] == second_run["dagster/row_count"] == len(ORDERS["rows"])
+    assert (second_run["rows_read"], second_run["files_landed"]) == (0, 0)
+    [(rows,)] = run["db"].execute("select count(*) from stg_spreadsheets__orders").fetchall()
+    assert rows == len(ORDERS["rows"])
+
+
+@pytest.mark.parametrize("person_id", sorted(ORDERS["expected_purchases"]))
+def test_each_buyer_has_the_purchases_of_the_order_sheet(run, customer_of_person, person_id):
+    expected = ORDERS["expected_purchases"][person_id]
+    if person_id in ORDERS["order_only_people"]:
+        name = next(r["name"] for r in ORDERS["rows"] if r["person_id"] == person_id)
+        [(customer_id,)] = (
+            run["db"]
+            .execute(
+                "select customer_id from customer_source_records"
+                " where source_record_id like 'order-buyer:%' and full_name = ?",
+                [name],
+            )
+            .fetchall()
+        )
+    else:
+        customer_id = customer_of_person[person_id]
+    [(count, total, currency, first, last)] = (
+        run["db"]
+        .execute(
+            "select purchase_count, total_value, currency, first_purchase_at, last_purchase_at"
+            " from customers where customer_id = ?",
+            [customer_id],
+        )
+        .fetchall()
+    )
+    assert (count, total, currency) == (
+        expected["purchase_count"],
+        expected["total_value"],
+        expected["currency"],
+    )
+    assert first <= last
+
+
+def test_order_buyers_join_their_people_and_nobody_else(run, customer_of_person):
+    buyers = dict(
+        run["db"]
+        .execute(
+            "select source_row, customer_id from customer_source_records"
+            " where source_record_id like 'order-buyer:%'"
+        )
+        .fetchall()
+    )
+    person_of_row = {r["row"]: r["person_id"] for r in ORDERS["rows"]}
+    for row, customer_id in buyers.items():
+        person = person_of_row[row]
+        if person in customer_of_person:
+            assert customer_id == customer_of_person[person], person
+        else:
+            assert person in ORDERS["order_only_people"]
+            assert customer_id not in customer_of_person.values(), person
+    # customers whose purchases the manifest does not expect have none
+    buying = {customer_of_person.get(p) for p in ORDERS["expected_purchases"]}
+    others = [
+        customer_id
+        for customer_id, count in run["db"]
+        .execute("select customer_id, purchase_count from customers")
+        .fetchall()
+        if count and customer_id not in buying
+    ]
+    assert len(others) == len(ORDERS["order_only_people"])
+
+
+def test_an_unlinked_order_says_why_and_no_one_gets_it(run):
+    [unlinked] = ORDERS["unlinked"]
+    [(reason,)] = (
+        run["db"]
+        .execute(
+            "select reason from quarantined_rows where source_file = ? and source_row = ?",
+            [unlinked["file"].split("/", 1)[1], unlinked["row"]],
+        )
+        .fetchall()
+    )
+    assert f"row {unlinked['row']}: the buyer '{unlinked['name']}' gives no valid email or phone" in reason
+    assert "customers, so the order is linked to no one" in reason
+    assert run["db"].execute(
+        "select count(*) from int_customers__purchases where purchase_key = ?",
+        [f"spreadsheets:order={unlinked['order_id']}"],
+    ).fetchall() == [(0,)]

@@ -14,6 +14,7 @@ from scripts.synthetic_contacts import generate_synthetic
 CUSTOMER_LIST = "spreadsheets/고객명단_2024.csv"
 EVENT_LEADS = "spreadsheets/event_leads_2024-10.csv"
 WORKBOOK = "spreadsheets/영업팀_거래처.xlsx"
+ORDERS = "spreadsheets/주문내역.xlsx"
 KR_FORM = "forms/구글폼_상담신청.csv"
 EN_FORM = "forms/google_form_newsletter.csv"
 WEBHOOK = "forms/webhook_submissions.jsonl"
@@ -36,7 +37,9 @@ def test_same_seed_writes_identical_bytes(inbox, tmp_path):
     second_manifest = generate_inbox(tmp_path / "inbox")
 
     first, second = _files(first_out), _files(tmp_path / "inbox")
-    assert sorted(first) == sorted([CUSTOMER_LIST, EVENT_LEADS, WORKBOOK, KR_FORM, EN_FORM, WEBHOOK, LANDING])
+    assert sorted(first) == sorted(
+        [CUSTOMER_LIST, EVENT_LEADS, WORKBOOK, ORDERS, KR_FORM, EN_FORM, WEBHOOK, LANDING]
+    )
     assert first == second
     assert first_manifest == second_manifest
 
@@ -93,6 +96,40 @@ def test_workbook_timestamps_are_pinned(inbox):
     assert workbook.properties.modified == WORKBOOK_SAVED_AT
     with zipfile.ZipFile(inbox[0] / WORKBOOK) as archive:
         assert {info.date_time for info in archive.infolist()} == {WORKBOOK_SAVED_AT.timetuple()[:6]}
+
+
+def test_order_workbook_has_a_title_row_korean_order_columns_and_a_notes_sheet(inbox):
+    workbook = load_workbook(inbox[0] / ORDERS)
+    assert workbook.sheetnames == ["주문", "안내"]
+    orders = workbook["주문"]
+    assert orders["A1"].value == "2024년 11월 케이터링 주문내역"
+    assert [cell.value for cell in orders[3]] == [
+        "주문번호", "주문일자", "고객명", "연락처", "이메일", "상품명", "수량", "결제금액", "비고"
+    ]  # fmt: skip
+    amounts = [row[7] for row in orders.iter_rows(min_row=4, values_only=True)]
+    assert {"240만원", "₩175,000", -90000} <= set(amounts)
+    with zipfile.ZipFile(inbox[0] / ORDERS) as archive:
+        assert {info.date_time for info in archive.infolist()} == {WORKBOOK_SAVED_AT.timetuple()[:6]}
+
+
+def test_order_manifest_locates_every_order_row_and_knows_each_outcome(inbox):
+    out, manifest = inbox
+    orders = manifest["orders"]
+    sheet = load_workbook(out / ORDERS)["주문"]
+    for ref in orders["rows"]:
+        cells = [cell.value for cell in sheet[ref["row"]]]
+        assert cells[0] == ref["order_id"] and cells[2] == ref["name"], ref
+    assert [r["expect"] for r in orders["rows"]].count("rejected") == len(orders["rejected"]) == 1
+    assert [r["name"] for r in orders["unlinked"]] == ["김민수"]
+    assert orders["order_only_people"] == ["eunseo_pyo_orders"]
+    assert orders["expected_purchases"]["seoyeon_lee_bluefork"] == {
+        "purchase_count": 1,
+        "total_value": 210000,
+        "currency": "KRW",
+    }
+    # the buyers said to be known are people of the contact files
+    known = {r["person_id"] for r in manifest["records"] if r["accepted"]}
+    assert set(orders["expected_purchases"]) - known == set(orders["order_only_people"])
 
 
 def test_korean_form_uses_korean_locale_timestamps_and_answers(inbox):

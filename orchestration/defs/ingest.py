@@ -9,7 +9,8 @@ from connectors.forms import read_form_export
 from connectors.headers import FileRead
 from connectors.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, IngestReport, ingest_inbox
 from connectors.landing import LandingZone
-from connectors.spreadsheets import read_spreadsheet
+from connectors.orders import orders_zone
+from connectors.spreadsheets import read_order_spreadsheet, read_spreadsheet
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
 
@@ -33,8 +34,10 @@ def _mapping_table(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def _result(report: IngestReport, zone: LandingZone) -> dg.MaterializeResult:
-    if report.failed:
+def _result(
+    report: IngestReport, zone: LandingZone, *, fail_on_unreadable: bool = True
+) -> dg.MaterializeResult:
+    if report.failed and fail_on_unreadable:
         raise dg.Failure(
             description="Unreadable file(s) in the inbox; the other files were landed:\n"
             + "\n".join(f"- {f.error}" for f in report.failed),
@@ -49,6 +52,7 @@ def _result(report: IngestReport, zone: LandingZone) -> dg.MaterializeResult:
             "rows_quarantined": report.rows_rejected,
             "files_landed": len(report.landed),
             "files_already_landed": len(report.already_landed),
+            "files_unreadable": [f.file for f in report.failed],
             "encodings": {f.file: f.encoding for f in report.landed if f.encoding},
             "header_mapping": dg.MetadataValue.md(_mapping_table(report)),
         }
@@ -62,6 +66,8 @@ def _ingest(
     entity: str,
     reader: Callable[..., FileRead],
     suffixes: tuple[str, ...],
+    zone: LandingZone | None = None,
+    fail_on_unreadable: bool = True,
     **reader_options: object,
 ) -> dg.MaterializeResult:
     inbox = settings.inbox_dir / source
@@ -72,13 +78,14 @@ def _ingest(
         **reader_options,
     }
     read = partial(reader, inbox_dir=inbox, **reading)
-    zone = LandingZone(settings.landing_dir, source, entity)
+    zone = zone or LandingZone(settings.landing_dir, source, entity)
     report = ingest_inbox(inbox, zone, read, suffixes, workers=settings.ingest_workers, reading=reading)
     context.log.info(
-        f"{source}: {len(report.landed)} file(s) landed, {len(report.already_landed)} already landed, "
-        f"{len(report.failed)} unreadable; {report.rows_read} rows read, {report.rows_rejected} quarantined"
+        f"{source}/{entity}: {len(report.landed)} file(s) landed, {len(report.already_landed)} already "
+        f"landed, {len(report.failed)} unreadable; {report.rows_read} rows read, "
+        f"{report.rows_rejected} quarantined"
     )
-    return _result(report, zone)
+    return _result(report, zone, fail_on_unreadable=fail_on_unreadable)
 
 
 @dg.asset(
@@ -88,10 +95,11 @@ def _ingest(
     owners=OWNERS,
 )
 def spreadsheet_contacts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """One row per spreadsheet row found in `inbox/spreadsheets/` (.csv in UTF-8 or CP949, .xlsx).
+    """One row per contact-list row found in `inbox/spreadsheets/` (.csv in UTF-8 or CP949, .xlsx).
 
     Each file lands once as an immutable batch in `landing/spreadsheets/contacts/`, raw cells kept next
-    to their normalised values; rows without a usable channel land too, marked for quarantine.
+    to their normalised values; rows without a usable channel land too, marked for quarantine. Order
+    sheets are read by `spreadsheets/orders` instead.
     """
     settings = DriplineSettings()
     return _ingest(
@@ -102,6 +110,35 @@ def spreadsheet_contacts(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         read_spreadsheet,
         SPREADSHEET_SUFFIXES,
         sheet=settings.spreadsheet_sheet,
+    )
+
+
+@dg.asset(
+    key=["spreadsheets", "orders"],
+    group_name="ingest",
+    kinds={"python", "csv", "xlsx"},
+    owners=OWNERS,
+)
+def spreadsheet_orders(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One row per row of an order sheet found in `inbox/spreadsheets/` (a CSV or any workbook sheet whose
+    header names an order date, an amount and the buyer: 주문일자, 결제금액, 고객명/연락처/이메일).
+
+    Each file lands once as an immutable batch in `landing/spreadsheets/orders/` (zero rows when it holds
+    no order sheet); rows without a date, an amount or a buyer land too, marked for quarantine. A file
+    that cannot be read at all is listed under `files_unreadable`; `spreadsheets/contacts` fails on it.
+    """
+    settings = DriplineSettings()
+    return _ingest(
+        context,
+        settings,
+        "spreadsheets",
+        "orders",
+        read_order_spreadsheet,
+        SPREADSHEET_SUFFIXES,
+        zone=orders_zone(settings.landing_dir),
+        fail_on_unreadable=False,
+        sheet=settings.spreadsheet_sheet,
+        default_currency=settings.default_currency,
     )
 
 

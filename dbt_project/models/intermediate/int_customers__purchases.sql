@@ -1,7 +1,9 @@
 -- One row per purchase and customer, whichever source it comes from: the won, non-deleted deals of any of
--- the customer's Pipedrive persons, and the won (hs_is_closed_won), non-archived HubSpot deals associated
--- with any of the customer's HubSpot contacts. A HubSpot deal naming two contacts of the same customer is
--- still one purchase; its purchase time is its closedate.
+-- the customer's Pipedrive persons, the won (hs_is_closed_won), non-archived HubSpot deals associated
+-- with any of the customer's HubSpot contacts, and the purchases of order sheets linked to a customer
+-- (int_orders__purchases, which says what one order-sheet purchase is, how refunds and re-exported files
+-- count and how its buyer is linked). A HubSpot deal naming two contacts of the same customer is still one
+-- purchase; its purchase time is its closedate.
 with
 
 customer_ids as (
@@ -25,6 +27,12 @@ deals as (
 hubspot_deals as (
 
     select * from {{ ref('stg_hubspot__deals') }}
+
+),
+
+order_purchases as (
+
+    select * from {{ ref('int_orders__purchases') }}
 
 ),
 
@@ -81,6 +89,19 @@ purchase_customers as (
     from hubspot_deal_contacts
     inner join customer_ids
         on 'hubspot:' || hubspot_deal_contacts.contact_id = customer_ids.record_key
+
+    union all
+
+    select
+        customer_id,
+        source,
+        purchase_key,
+        cast(purchase_value as double) as purchase_value,
+        currency,
+        purchased_at,
+        cast(null as varchar) as owner_id
+    from order_purchases
+    where purchase_status = 'purchase' and customer_id is not null
 
 ),
 
