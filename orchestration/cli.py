@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib.paths import SAMPLE_INBOX_DIR
+from orchestration.lib.segments import SegmentDefinitionError, load_segments
 from orchestration.lib.settings import DriplineSettings
-from orchestration.lib.warehouse import customer_counts
+from orchestration.lib.warehouse import customer_counts, segment_summary
 
 INBOX_KINDS = ("spreadsheets", "forms")
 
@@ -96,6 +97,7 @@ def warehouse_summary(warehouse: Path, top: int = 5) -> dict[str, Any]:
             """,
             [top],
         ).fetchall()
+    summary["segments"] = segment_summary(warehouse)
     return summary
 
 
@@ -131,6 +133,12 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
             lines.append(
                 f"  {customer_id}  {_mask(name):<12} {count} records from {sources} (joined by {rules})"
             )
+    if summary.get("segments"):
+        lines.append("segments (customers, share, contactable):")
+        for row in summary["segments"]:
+            contactable = "-" if row["contactable_share"] is None else f"{row['contactable_share']:.0%}"
+            size, share = row["customer_count"], row["customer_share"]
+            lines.append(f"  {row['segment']:<20} {size:>7} {share:>5.0%} {contactable:>5}")
     reasons = summary["quarantine_reasons"]
     if reasons:
         lines.append("quarantined rows (values are in the quarantined_rows table):")
@@ -186,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         use_home(settings)
         command = [sys.executable, "-m", "dagster", "dev", *rest]  # the code location is in pyproject.toml
         os.execv(sys.executable, command)
+    try:
+        load_segments(settings.segments_file)  # before anything runs: a bad definition stops here
+    except SegmentDefinitionError as error:
+        print(error, file=sys.stderr)
+        return 2
     for note in prepare_home(settings):
         print(note)
     use_home(settings)

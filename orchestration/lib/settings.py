@@ -5,6 +5,7 @@ Read at run time, never at import time, so tests and the CLI can point ``DRIPLIN
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.headers import FIELDS
-from orchestration.lib.paths import DEFAULT_HOME
+from orchestration.lib.paths import DEFAULT_HOME, REPO_ROOT
 
 
 class DriplineSettings(BaseSettings):
@@ -40,6 +41,10 @@ class DriplineSettings(BaseSettings):
         description='Extra header names per field, as JSON: {"phone": ["HP", "핸드폰번호"]}.',
     )
     ingest_workers: int = Field(default=2, ge=1, description="Files read in parallel during ingestion.")
+    default_currency: str = Field(
+        default="KRW",
+        description="ISO 4217 currency of order-sheet amounts written with no currency cell or symbol.",
+    )
 
     pipedrive_api_token: SecretStr | None = Field(
         default=None, description="Pipedrive API token; without it the Pipedrive sync is skipped."
@@ -70,6 +75,37 @@ class DriplineSettings(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="POSTed a JSON message when a run fails; failures are always logged."
     )
+    identity_fuzzy_threshold: float = Field(
+        default=8,
+        gt=0,
+        description="Score at which the fuzzy tier joins two records with the same name key (dbt var "
+        "identity_fuzzy_threshold; weights in dbt_project.yml): the name is 4, one more fact 4 or 5.",
+    )
+    identity_max_merge_share: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="The run fails when it merges away more than this share of the previous run's customers "
+        "(dbt var identity_max_merge_share); raise it for one run to let a confirmed bulk merge through.",
+    )
+    identity_min_merges_to_check: int = Field(
+        default=25,
+        ge=0,
+        description="Fewer merges than this never fail the merge-jump check (dbt var of the same name).",
+    )
+    as_of: datetime | None = Field(
+        default=None,
+        description="Segmentation time: an ISO date or time (no offset: local_timezone); default now.",
+    )
+    segments_file: Path = Field(
+        default=REPO_ROOT / "segments.yml", description="The segment definitions (docs/segments.md)."
+    )
+    contactable_share_floor: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A segment whose share of contactable customers is below this raises a warning check.",
+    )
 
     @field_validator("typeform_form_ids", mode="before")
     @classmethod
@@ -90,6 +126,13 @@ class DriplineSettings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r}; use an ISO 3166 alpha-2 code such as KR or US")
         return region
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not (len(value.strip()) == 3 and value.strip().isalpha()):
+            raise ValueError(f"currency {value!r} is not an ISO 4217 code such as KRW or USD")
+        return value.strip().upper()
 
     @field_validator("header_synonyms")
     @classmethod

@@ -1,6 +1,7 @@
 """Counts read from the warehouse after dbt has released it; no personal data."""
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,3 +26,28 @@ def customer_counts(warehouse: Path) -> dict[str, int]:
         "records": records,
         "quarantined": quarantined,
     }
+
+
+SEGMENT_SUMMARY_COLUMNS = (
+    "segment",
+    "segment_priority",
+    "customer_count",
+    "customer_share",
+    "currency",
+    "total_value",
+    "average_value",
+    "average_purchase_count",
+    "consented_email_share",
+    "phone_share",
+    "unreachable_share",
+    "contactable_share",
+)
+
+
+def segment_summary(warehouse: Path) -> list[dict[str, Any]]:
+    """The rows of segment_summary, by priority: aggregates only, no personal data."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            f"select {', '.join(SEGMENT_SUMMARY_COLUMNS)} from segment_summary order by segment_priority"
+        ).fetchall()
+    return [dict(zip(SEGMENT_SUMMARY_COLUMNS, row, strict=True)) for row in rows]
