@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 import sys
@@ -21,7 +22,11 @@ def dbt_manifest(tmp_path_factory) -> Path:
     """`dbt parse` once per session, as CI must before definitions load (they read the manifest)."""
     from orchestration.lib.dbt_project import dbt_project
 
-    with pytest.MonkeyPatch.context() as patch:
+    # Test workers (pytest-xdist) share the project's target/ directory: one parse at a time.
+    lock_path = dbt_project.project_dir / "target" / ".parse.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("w") as lock, pytest.MonkeyPatch.context() as patch:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         patch.setenv("DRIPLINE_HOME", str(tmp_path_factory.mktemp("parse-home")))
         dbt_project.preparer.prepare(dbt_project)
     return dbt_project.manifest_path
