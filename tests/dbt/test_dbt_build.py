@@ -78,14 +78,14 @@ def land(home: Path, where: tuple[str, str], batch_id: str, loaded_at: datetime,
     zone.write_batch(batch_id, rows, loaded_at=loaded_at)
 
 
-def dbt_build(home: Path, *extra: str) -> None:
-    """`dbt build` against `home`; logs and artifacts stay out of the repository."""
+def dbt_build(home: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR) -> None:
+    """`dbt build` against `home`; logs and artifacts (run_results.json) go to home, not the repository."""
     args = [
         "build",
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(home / "dbt-target"),
         "--log-path",

@@ -8,17 +8,25 @@ copy of the dbt project rather than touching the repository's.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-from dbt.cli.main import dbtRunner
 
 from orchestration.lib.paths import DBT_PROJECT_DIR
-from tests.dbt.test_dbt_build import FORMS, SHEETS, at, form, land, prepare_landing, query, sheet
+from tests.dbt.test_dbt_build import (
+    FORMS,
+    SHEETS,
+    at,
+    customer_of,
+    dbt_build,
+    form,
+    land,
+    prepare_landing,
+    query,
+    sheet,
+)
 
 
 def build_with_overrides(home: Path, overrides: list[dict[str, str]], *extra: str) -> list[dict]:
@@ -33,25 +41,8 @@ def build_with_overrides(home: Path, overrides: list[dict[str, str]], *extra: st
         )
         writer.writeheader()
         writer.writerows(overrides)
-    args = ["build", "--project-dir", str(project), "--profiles-dir", str(project)]
-    args += ["--target-path", str(home / "dbt-target"), "--log-path", str(home / "dbt-logs"), *extra]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DRIPLINE_HOME", str(home))
-        result = dbtRunner().invoke(args)
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
-    assert result.success, result.exception or [str(r.message) for r in result.result or [] if r.message]
+    dbt_build(home, *extra, project_dir=project)
     return json.loads((home / "dbt-target" / "run_results.json").read_text())["results"]
-
-
-def customer_of(home: Path, source: str, record_id: str) -> str:
-    [(customer_id,)] = query(
-        home,
-        "select customer_id from customer_source_records where source = ? and source_record_id = ?",
-        source,
-        record_id,
-    )
-    return customer_id
 
 
 def override(decision: str, a: str, b: str, reason: str) -> dict[str, str]:
