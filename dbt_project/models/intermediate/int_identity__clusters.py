@@ -80,7 +80,9 @@ def _rebuild(members, record_edges, key_edges, cannot_links):
 
 
 def model(dbt, session):
-    records = dbt.ref("int_contacts__unioned").select("record_key").to_arrow_table()
+    # Records are numbered in record_key order, so that a rebuild breaks ties between equal edges the same
+    # way on every run, whatever order the rows come out of the warehouse in.
+    records = dbt.ref("int_contacts__unioned").select("record_key").order("record_key").to_arrow_table()
     record_count = records.num_rows
     numbered_records = session.from_arrow(
         records.append_column("record_index", pa.array(np.arange(record_count, dtype=np.int64)))

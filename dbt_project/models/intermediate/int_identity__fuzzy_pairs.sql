@@ -21,9 +21,10 @@
 -- name. Nor are two mailboxes one letter apart when they fold alike (kimminsoo / gimminsoo): those are two
 -- spellings of one name, so two namesakes.
 -- Candidate pairs come from blocks that share the name key and one more value (company, domain, landline,
--- the first or last digits of the mobile, the first or last five letters of the mailbox at one domain, the
--- mailbox), and a typo block keeps only the pairs with the typo, so the cost grows with the records, not
--- with their square. Placeholders, role mailboxes and team values take no part.
+-- the first or the second half of the mobile or of the mailbox at one domain, with one character between
+-- the halves so that a typo leaves one half whole, the mailbox), and a typo block keeps only the pairs with
+-- the typo, so the cost grows with the records, not with their square. Placeholders and role mailboxes take
+-- no part; a shared office landline is the workplace fact it is.
 {%- set weights = var('identity_fuzzy_weights') %}
 with
 
@@ -153,10 +154,10 @@ record_count as (
     ('{t}.company_key', 'true'),
     ('{t}.work_domain', 'true'),
     ('{t}.landline', 'true'),
-    ('left({t}.mobile, 9)', one_edit_apart('a.mobile', 'b.mobile')),
-    ('right({t}.mobile, 5)', one_edit_apart('a.mobile', 'b.mobile')),
-    ('{t}.email_domain || left({t}.mailbox, 5)', one_edit_apart('a.mailbox', 'b.mailbox')),
-    ('{t}.email_domain || right({t}.mailbox, 5)', one_edit_apart('a.mailbox', 'b.mailbox')),
+    ('left({t}.mobile, length({t}.mobile) // 2)', one_edit_apart('a.mobile', 'b.mobile')),
+    ('right({t}.mobile, (length({t}.mobile) - 1) // 2)', one_edit_apart('a.mobile', 'b.mobile')),
+    ('{t}.email_domain || left({t}.mailbox, length({t}.mailbox) // 2)', one_edit_apart('a.mailbox', 'b.mailbox')),
+    ('{t}.email_domain || right({t}.mailbox, (length({t}.mailbox) - 1) // 2)', one_edit_apart('a.mailbox', 'b.mailbox')),
     ('{t}.mailbox', one_edit_apart('a.email_domain', 'b.email_domain')),
 ] %}
 

@@ -60,6 +60,7 @@ email_values as (
     select
         record_key,
         identity_name,
+        name_key,
         is_hangul,
         'email' as key_kind,
         email as key_value,
@@ -75,6 +76,7 @@ phone_values as (
     select
         record_key,
         identity_name,
+        name_key,
         is_hangul,
         'phone' as key_kind,
         phone as key_value,
@@ -205,10 +207,28 @@ record_count as (
 
 ),
 
+-- The romanised name key is lossy (서연 and 서윤 both fold to 이:suyun): where one value carries two
+-- different Hangul names with one fold, the name part of its key is the spelling itself (name_key).
+ambiguous_folds as (
+
+    select
+        key_kind,
+        key_value,
+        identity_name
+    from key_values
+    where is_hangul
+    group by key_kind, key_value, identity_name
+    having count(distinct name_key) > 1
+
+),
+
 classified as (
 
     select
         key_values.record_key,
+        case
+            when ambiguous_folds.identity_name is not null then key_values.name_key else key_values.identity_name
+        end as key_name,
         key_values.identity_name,
         key_values.key_kind,
         key_values.key_value,
@@ -227,6 +247,11 @@ classified as (
             and key_values.key_value = value_holders.key_value
     left join name_frequencies
         on key_values.identity_name = name_frequencies.identity_name
+    left join ambiguous_folds
+        on
+            key_values.key_kind = ambiguous_folds.key_kind
+            and key_values.key_value = ambiguous_folds.key_value
+            and key_values.identity_name = ambiguous_folds.identity_name
     cross join record_count
 
 ),
@@ -236,11 +261,11 @@ final as (
     select
         record_key,
         case when needs_name then key_kind || '_name' else key_kind end as key_type,
-        case when needs_name then key_value || '|' || identity_name else key_value end as match_key
+        case when needs_name then key_value || '|' || key_name else key_value end as match_key
     from classified
     where
         not needs_name
-        or (identity_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
+        or (key_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
 
 )
 

@@ -18,7 +18,8 @@ evidence as (
 
 ),
 
--- The strongest link of each record: email > phone > email_name > phone_name > fuzzy > must_link.
+-- The strongest link of each record, in the order int_identity__clusters weighs edges: a reviewed
+-- must_link > email > phone > email_name > phone_name > fuzzy.
 strongest_links as (
 
     select
@@ -31,12 +32,12 @@ strongest_links as (
         partition by source, source_record_id
         order by
             case rule
+                when 'must_link' then 0
                 when 'email' then 1
                 when 'phone' then 2
                 when 'email_name' then 3
                 when 'phone_name' then 4
                 when 'fuzzy' then 5
-                when 'must_link' then 6
             end,
             evidence
     ) = 1
