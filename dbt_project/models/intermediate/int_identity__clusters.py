@@ -23,17 +23,13 @@ MUST_LINK = 0
 FUZZY = 5
 
 
-def _numbered(session, relation, column, index_name):
-    return relation.select(f"{column}, row_number() over () - 1 as {index_name}")
-
-
-def _pairs(session, relation, numbered_records, left, right, extra):
-    """(index_a, index_b, extra) of record pairs, both ends among the accepted records."""
+def _pairs(relation, numbered_records, extra):
+    """(index_a, index_b, extra) of the pairs (record_key_a, record_key_b) whose ends are both accepted."""
     a = numbered_records.select("record_key as key_a, record_index as index_a")
     b = numbered_records.select("record_key as key_b, record_index as index_b")
     return (
-        relation.join(a, f"{left} = key_a")
-        .join(b, f"{right} = key_b")
+        relation.join(a, "record_key_a = key_a")
+        .join(b, "record_key_b = key_b")
         .select(f"index_a, index_b, {extra} as extra")
         .fetchnumpy()
     )
@@ -99,31 +95,10 @@ def model(dbt, session):
         .select(f"record_index, key_index, ({KEY_STRENGTH})::tinyint as strength")
         .fetchnumpy()
     )
-    fuzzy = _pairs(
-        session,
-        dbt.ref("int_identity__fuzzy_pairs"),
-        numbered_records,
-        "record_key_a",
-        "record_key_b",
-        "score",
-    )
+    fuzzy = _pairs(dbt.ref("int_identity__fuzzy_pairs"), numbered_records, "score")
     overrides = dbt.ref("identity_overrides")
-    must = _pairs(
-        session,
-        overrides.filter("decision = 'must_link'"),
-        numbered_records,
-        "record_key_a",
-        "record_key_b",
-        "0",
-    )
-    cannot = _pairs(
-        session,
-        overrides.filter("decision = 'cannot_link'"),
-        numbered_records,
-        "record_key_a",
-        "record_key_b",
-        "0",
-    )
+    must = _pairs(overrides.filter("decision = 'must_link'"), numbered_records, "0")
+    cannot = _pairs(overrides.filter("decision = 'cannot_link'"), numbered_records, "0")
 
     # Record nodes are 0 .. record_count - 1, key nodes follow them.
     key_count = int(key_edges["key_index"].max()) + 1 if len(key_edges["key_index"]) else 0
