@@ -6,7 +6,6 @@ Every scenario runs real `dbt build`s and, between them, the real persist step t
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from itertools import product
@@ -14,12 +13,20 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-from dbt.cli.main import dbtRunner
 
 from orchestration.lib.identity import CustomerIdMapReport, customer_id_map_zone, persist_customer_id_map
-from orchestration.lib.paths import DBT_PROJECT_DIR
-from tests.dbt.test_dbt_build import FORMS, SHEETS, at, dbt_build, form, land, prepare_landing, query, sheet
+from tests.dbt.test_dbt_build import (
+    FORMS,
+    SHEETS,
+    at,
+    dbt_build,
+    form,
+    invoke_dbt_build,
+    land,
+    prepare_landing,
+    query,
+    sheet,
+)
 
 # The identity models, their ancestors and tests; the rest of the marts play no part here (cautious: a test
 # of another model that refers to the identity models would read a table this build does not make).
@@ -67,25 +74,7 @@ def map_batches(home: Path) -> list[str]:
 
 def failing_build(home: Path, *extra: str) -> dict[str, str]:
     """`dbt build` expected to fail: the status of every node, by name."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DRIPLINE_HOME", str(home))
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-                "--target-path",
-                str(home / "dbt-target"),
-                "--log-path",
-                str(home / "dbt-logs"),
-                *IDENTITY,
-                *extra,
-            ]
-        )
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
+    result = invoke_dbt_build(home, *IDENTITY, *extra)
     assert not result.success
     return {r.node.name: str(r.status) for r in result.result}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-from dbt.cli.main import dbtRunner
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from connectors.landing import RECORD_COLUMNS, LandingZone
 from orchestration.lib.landing import prepare_landing as prepare_all_landing_zones
@@ -78,7 +78,7 @@ def land(home: Path, where: tuple[str, str], batch_id: str, loaded_at: datetime,
     zone.write_batch(batch_id, rows, loaded_at=loaded_at)
 
 
-def dbt_build(home: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR) -> None:
+def invoke_dbt_build(home: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR) -> dbtRunnerResult:
     """`dbt build` against `home`; logs and artifacts (run_results.json) go to home, not the repository."""
     args = [
         "build",
@@ -99,6 +99,12 @@ def dbt_build(home: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR) -> N
     # DuckDB refuses a read-only connection to a file the same process holds read-write.
     DuckDBConnectionManager.close_all_connections()
     gc.collect()
+    return result
+
+
+def dbt_build(home: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR) -> None:
+    """`dbt build` that must succeed (warnings allowed)."""
+    result = invoke_dbt_build(home, *extra, project_dir=project_dir)
     failures = [
         f"{r.node.unique_id}: {r.status} {r.message}"
         for r in (result.result or [])
