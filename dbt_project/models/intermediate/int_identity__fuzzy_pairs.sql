@@ -21,10 +21,9 @@
 -- name. Nor are two mailboxes one letter apart when they fold alike (kimminsoo / gimminsoo): those are two
 -- spellings of one name, so two namesakes.
 -- Candidate pairs come from blocks that share the name key and one more value (company, domain, landline,
--- the first or the second half of the mobile or of the mailbox at one domain, with one character between
--- the halves so that a typo leaves one half whole, the mailbox), and a typo block keeps only the pairs with
--- the typo, so the cost grows with the records, not with their square. Placeholders and role mailboxes take
--- no part; a shared office landline is the workplace fact it is.
+-- the head or the tail of the mobile or of the mailbox at one domain, the mailbox: see block_values), and a
+-- typo block keeps only the pairs with the typo, so the cost grows with the records, not with their square.
+-- Placeholders and role mailboxes take no part; a shared office landline is the workplace fact it is.
 {%- set weights = var('identity_fuzzy_weights') %}
 with
 
@@ -149,41 +148,98 @@ record_count as (
 
 ),
 
-{#- (block, the evidence the block looks for): a pair enters only with that evidence in hand. -#}
-{%- set blocks = [
-    ('{t}.company_key', 'true'),
-    ('{t}.work_domain', 'true'),
-    ('{t}.landline', 'true'),
-    ('left({t}.mobile, length({t}.mobile) // 2)', one_edit_apart('a.mobile', 'b.mobile')),
-    ('right({t}.mobile, (length({t}.mobile) - 1) // 2)', one_edit_apart('a.mobile', 'b.mobile')),
-    ('{t}.email_domain || left({t}.mailbox, length({t}.mailbox) // 2)', one_edit_apart('a.mailbox', 'b.mailbox')),
-    ('{t}.email_domain || right({t}.mailbox, (length({t}.mailbox) - 1) // 2)', one_edit_apart('a.mailbox', 'b.mailbox')),
-    ('{t}.mailbox', one_edit_apart('a.email_domain', 'b.email_domain')),
-] %}
+-- Blocks. A pair is a candidate when it shares the name key and one more value: a company, a work
+-- domain, a landline (the workplace evidence itself), or a piece of a mobile or a mailbox that one typo
+-- leaves whole. One typo leaves a string's head (all but its last few characters) or its tail (its last
+-- few) whole: a typo near the end spares the head, any other the tail. A string one character shorter (a
+-- deletion) has a head one shorter, so a string also offers the head it would have as the longer of such
+-- a pair (as_longer, matched only against other strings' own heads). The tail is long enough to be telling
+-- and the head longer, as a mobile's first digits (+8210) and a mailbox's first letters (the name) tell
+-- little. Each block value is hashed with its name key and kind into one integer, so all blocks are one
+-- join on one narrow table; a typo block carries the whole string, to keep only the pairs with the typo.
+{%- set workplace_kinds = [1, 2, 3] %}
+block_values as (
 
+    select
+        feature_id,
+        name_match_key,
+        -- a struct unnested into its fields: one column per field, each named by it
+        unnest(  -- noqa: AL03
+            [
+                -- 1-3: the workplace: company, work domain, landline
+                { 'kind': 1, 'value': company_key, 'whole': null, 'as_longer': false },
+                { 'kind': 2, 'value': work_domain, 'whole': null, 'as_longer': false },
+                { 'kind': 3, 'value': landline, 'whole': null, 'as_longer': false },
+                -- 4-5: a mobile typo: the head (and the head as the longer of two), the tail
+                { 'kind': 4, 'value': left(mobile, length(mobile) - 5), 'whole': mobile, 'as_longer': false },
+                { 'kind': 4, 'value': left(mobile, length(mobile) - 6), 'whole': mobile, 'as_longer': true },
+                { 'kind': 5, 'value': right(mobile, 4), 'whole': mobile, 'as_longer': false },
+                -- 6-7: a mailbox typo at one domain (both at least 5 characters, see email_typo)
+                {
+                    'kind': 6,
+                    'value': case when length(mailbox) >= 5 then email_domain || '/' || left(mailbox, length(mailbox) - 4) end,
+                    'whole': mailbox,
+                    'as_longer': false
+                },
+                {
+                    'kind': 6,
+                    'value': case when length(mailbox) >= 6 then email_domain || '/' || left(mailbox, length(mailbox) - 5) end,
+                    'whole': mailbox,
+                    'as_longer': true
+                },
+                {
+                    'kind': 7,
+                    'value': case when length(mailbox) >= 5 then email_domain || '/' || right(mailbox, 3) end,
+                    'whole': mailbox,
+                    'as_longer': false
+                },
+                -- 8: the same mailbox at a domain with a typo
+                { 'kind': 8, 'value': mailbox, 'whole': email_domain, 'as_longer': false }
+            ],
+            recursive := true
+        )
+    from features
+
+),
+
+block_keys as materialized (
+
+    select
+        feature_id,
+        kind,
+        as_longer,
+        whole,
+        hash(name_match_key, kind, value) as block_hash
+    from block_values
+    where value is not null
+
+),
+
+-- A pair enters only with the evidence its block looks for in hand (the pair's values are all checked
+-- again when it is scored: two values that share a hash only by chance join nothing).
 candidates as materialized (
 
-    {% for block, evidence in blocks %}
-        select
-            a.feature_id as feature_id_a,
-            b.feature_id as feature_id_b
-        from features as a
-        inner join features as b
-            on
-                a.name_match_key = b.name_match_key
-                and {{ block.replace('{t}', 'a') }} = {{ block.replace('{t}', 'b') }}
-                and a.record_key < b.record_key
-        where {{ evidence }}
-        {% if not loop.last %}union{% endif %}
-    {% endfor %}
+    select distinct
+        least(a.feature_id, b.feature_id) as feature_id_a,
+        greatest(a.feature_id, b.feature_id) as feature_id_b
+    from block_keys as a
+    inner join block_keys as b
+        on
+            a.block_hash = b.block_hash
+            and a.kind = b.kind
+            and (a.as_longer or a.feature_id < b.feature_id)
+    where
+        not b.as_longer
+        and (a.kind in ({{ workplace_kinds | join(', ') }}) or {{ one_edit_apart('a.whole', 'b.whole') }})
 
 ),
 
 scored as materialized (
 
     select
-        a.record_key as record_key_a,
-        b.record_key as record_key_b,
+        -- (every column below reads a and b alike, so the pair's order is the record keys')
+        least(a.record_key, b.record_key) as record_key_a,
+        greatest(a.record_key, b.record_key) as record_key_b,
         a.name_match_key,
         name_frequencies.name_frequency,
         -- 김민수 and Kim Minsu are one name; 김준연 and 김준윤 fold alike but are two
@@ -199,7 +255,7 @@ scored as materialized (
             (
                 a.email_domain = b.email_domain
                 and {{ one_edit_apart('a.mailbox', 'b.mailbox') }}
-                and length(a.mailbox) >= 5
+                and least(length(a.mailbox), length(b.mailbox)) >= 5
                 -- (case: the costly tests only for the few pairs that got this far)
                 and case
                     when
@@ -227,7 +283,7 @@ scored as materialized (
     inner join features as a
         on candidates.feature_id_a = a.feature_id
     inner join features as b
-        on candidates.feature_id_b = b.feature_id
+        on candidates.feature_id_b = b.feature_id and a.name_match_key = b.name_match_key
     inner join name_frequencies
         on a.name_match_key = name_frequencies.name_match_key
     left join company_frequencies
