@@ -3,13 +3,20 @@
 -- moved from A to B has an exited event for A and an entered event for B, both naming from_segment and
 -- to_segment and the attribute changes that moved them (reason). A customer seen for the first time only
 -- enters (from_segment null); on the very first run that is everyone, and is_baseline says so, so campaign
--- triggers can skip it. A customer that disappeared (merged into another) only exits (to_segment null).
+-- triggers can skip it. A customer that disappeared (merged into another) only exits (to_segment null),
+-- naming the customer it was merged into (customer_id_history), so campaign history can follow the person.
 -- Re-running with the same as_of gives the same events: the snapshot adds no version for an unchanged row.
 with
 
 memberships as (
 
     select * from {{ ref('segment_memberships') }}
+
+),
+
+id_history as (
+
+    select * from {{ ref('customer_id_history') }}
 
 ),
 
@@ -103,15 +110,23 @@ moves as (
 explained as (
 
     select
-        *,
+        moves.*,
+        id_history.customer_id as merged_into_customer_id,
         case
-            when previous_as_of is null then 'first seen'
-            when to_segment is null then 'customer removed (merged into another customer)'
-            when attribute_changes <> '' then attribute_changes
+            when moves.previous_as_of is null then 'first seen'
+            when moves.to_segment is null and id_history.customer_id is not null
+                then 'merged into customer ' || id_history.customer_id
+            when moves.to_segment is null then 'customer removed: none of its records is left'
+            when moves.attribute_changes <> '' then moves.attribute_changes
             else 'time passed: a rule on days since the last activity or purchase'
         end as reason,
         (select min(memberships.dbt_valid_from) from memberships) = {{ segment_as_of() }} as is_baseline
     from moves
+    -- a removed customer whose records are still here was merged: customer_id_history names the survivor
+    left join id_history
+        on
+            moves.customer_id = id_history.retired_customer_id
+            and moves.to_segment is null
 
 ),
 
@@ -126,6 +141,7 @@ final as (
         from_segment,
         to_segment,
         reason,
+        merged_into_customer_id,
         from_lifecycle_stage,
         to_lifecycle_stage,
         from_account_tier,
@@ -147,6 +163,7 @@ final as (
         from_segment,
         to_segment,
         reason,
+        merged_into_customer_id,
         from_lifecycle_stage,
         to_lifecycle_stage,
         from_account_tier,
