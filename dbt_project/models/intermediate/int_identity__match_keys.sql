@@ -95,6 +95,46 @@ key_values as (
 
 ),
 
+-- A value that is no record's team value and is written next to one name at most is a key on its own:
+-- nothing below can make it need the name. Only the other values, a few percent, go through the
+-- classification, so that its group-bys and joins run on their records, not on every key value.
+value_stats as (
+
+    select
+        key_kind,
+        key_value,
+        count(*) as holder_count,
+        -- an unknown (null) team flag counts as one: the classification decides
+        bool_or(coalesce(is_team_value, true)) as has_team_holder,
+        -- two different names or more (min and max skip records without a name)
+        min(identity_name) != max(identity_name) as has_several_names
+    from key_values
+    group by key_kind, key_value
+
+),
+
+contested_values as (
+
+    select
+        key_kind,
+        key_value,
+        holder_count
+    from value_stats
+    where has_team_holder or has_several_names
+
+),
+
+contested_key_values as (
+
+    select key_values.*
+    from key_values
+    semi join contested_values
+        on
+            key_values.key_kind = contested_values.key_kind
+            and key_values.key_value = contested_values.key_value
+
+),
+
 value_names as (
 
     select
@@ -103,7 +143,7 @@ value_names as (
         identity_name,
         bool_and(is_personal_value) as is_personal_value,
         bool_or(is_hangul) as is_hangul
-    from key_values
+    from contested_key_values
     where identity_name is not null
     group by key_kind, key_value, identity_name
 
@@ -177,17 +217,6 @@ shared_values as (
 
 ),
 
-value_holders as (
-
-    select
-        key_kind,
-        key_value,
-        count(*) as holder_count
-    from key_values
-    group by key_kind, key_value
-
-),
-
 name_frequencies as (
 
     select
@@ -215,7 +244,7 @@ ambiguous_folds as (
         key_kind,
         key_value,
         identity_name
-    from key_values
+    from contested_key_values
     where is_hangul
     group by key_kind, key_value, identity_name
     having count(distinct name_key) > 1
@@ -225,38 +254,53 @@ ambiguous_folds as (
 classified as (
 
     select
-        key_values.record_key,
+        contested_key_values.record_key,
         case
-            when ambiguous_folds.identity_name is not null then key_values.name_key else key_values.identity_name
+            when ambiguous_folds.identity_name is not null
+                then contested_key_values.name_key
+            else contested_key_values.identity_name
         end as key_name,
-        key_values.identity_name,
-        key_values.key_kind,
-        key_values.key_value,
-        (key_values.is_team_value or shared_values.key_value is not null) as needs_name,
+        contested_key_values.identity_name,
+        contested_key_values.key_kind,
+        contested_key_values.key_value,
+        (contested_key_values.is_team_value or shared_values.key_value is not null) as needs_name,
         -- The namesakes a team value holds by chance: its holders times the name's share of all records.
-        value_holders.holder_count * name_frequencies.name_frequency::double / record_count.record_count
+        contested_values.holder_count * name_frequencies.name_frequency::double / record_count.record_count
             as expected_namesakes
-    from key_values
+    from contested_key_values
     left join shared_values
         on
-            key_values.key_kind = shared_values.key_kind
-            and key_values.key_value = shared_values.key_value
-    inner join value_holders
+            contested_key_values.key_kind = shared_values.key_kind
+            and contested_key_values.key_value = shared_values.key_value
+    inner join contested_values
         on
-            key_values.key_kind = value_holders.key_kind
-            and key_values.key_value = value_holders.key_value
+            contested_key_values.key_kind = contested_values.key_kind
+            and contested_key_values.key_value = contested_values.key_value
     left join name_frequencies
-        on key_values.identity_name = name_frequencies.identity_name
+        on contested_key_values.identity_name = name_frequencies.identity_name
     left join ambiguous_folds
         on
-            key_values.key_kind = ambiguous_folds.key_kind
-            and key_values.key_value = ambiguous_folds.key_value
-            and key_values.identity_name = ambiguous_folds.identity_name
+            contested_key_values.key_kind = ambiguous_folds.key_kind
+            and contested_key_values.key_value = ambiguous_folds.key_value
+            and contested_key_values.identity_name = ambiguous_folds.identity_name
     cross join record_count
 
 ),
 
 final as (
+
+    -- Values nobody contests: the value alone.
+    select
+        key_values.record_key,
+        key_values.key_kind as key_type,
+        key_values.key_value as match_key
+    from key_values
+    anti join contested_values
+        on
+            key_values.key_kind = contested_values.key_kind
+            and key_values.key_value = contested_values.key_value
+
+    union all
 
     select
         record_key,

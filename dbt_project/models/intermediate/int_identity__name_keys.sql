@@ -5,7 +5,8 @@
 -- each reading. Other Latin names key on their words in any order, nicknames as the given name they stand
 -- for (seed english_nicknames: Bob Smith and Robert Smith are "en:robert smith"). Names in other
 -- scripts, one-word names and longer ones get none: the fuzzy tier never considers them.
--- Computed once per distinct name, then joined back to the records.
+-- Computed once per distinct name, then joined back to the records; the romanisation and the fold, the
+-- costly part, once per distinct given name (far fewer: many people are called Minsu).
 with
 
 contacts as (
@@ -26,13 +27,22 @@ nicknames as (
 
 ),
 
-names as (
+distinct_names as (
 
-    select distinct
-        full_name,
-        lower(nfc_normalize(full_name)) as folded
+    select distinct full_name
     from contacts
     where full_name is not null
+
+),
+
+-- Materialized, so that the script tests below run once per distinct name: inlined, they are pushed down
+-- below the distinct onto every record.
+names as materialized (
+
+    select
+        full_name,
+        lower(nfc_normalize(full_name)) as folded
+    from distinct_names
 
 ),
 
@@ -42,7 +52,8 @@ hangul_names as (
         full_name,
         regexp_replace(folded, '\s', '', 'g') as compact
     from names
-    where regexp_full_match(regexp_replace(folded, '\s', '', 'g'), '\p{Hangul}{2,5}')
+    -- Two to five Hangul letters, spaces aside: one regex, without first removing the spaces of every name.
+    where regexp_full_match(folded, '\s*(\p{Hangul}\s*){2,5}')
 
 ),
 
@@ -62,19 +73,40 @@ hangul_split as (
 
 ),
 
-hangul_keys as (
+hangul_readings as (
 
     select
         full_name,
-        surname || ':' || {{ romanization_fold(hangul_romanized('substr(compact, length(surname) + 1)')) }}
-            as name_match_key,
-        true as is_hangul,
-        0 as surname_rank
+        surname,
+        substr(compact, length(surname) + 1) as given_name
     from hangul_split
 
 ),
 
-latin_names as (
+hangul_given_folds as (
+
+    select
+        given_name,
+        {{ romanization_fold(hangul_romanized('given_name')) }} as given_fold
+    from (select distinct given_name from hangul_readings) as given_names
+
+),
+
+hangul_keys as (
+
+    select
+        hangul_readings.full_name,
+        hangul_readings.surname || ':' || hangul_given_folds.given_fold as name_match_key,
+        true as is_hangul
+    from hangul_readings
+    inner join hangul_given_folds
+        on hangul_readings.given_name = hangul_given_folds.given_name
+
+),
+
+-- Materialized, so that the words are split once per name: the readings and the western keys below read
+-- them three times, and a filter on them pushed down would split them again.
+latin_names as materialized (
 
     select
         full_name,
@@ -107,10 +139,9 @@ latin_readings as (
     -- Family name first: Kim Minsu, Kim Min Su.
     select
         latin_words.full_name,
-        surnames.surname || ':' || {{ romanization_fold("array_to_string(latin_words.tokens[2:], '')") }}
-            as name_match_key,
-        false as is_hangul,
-        surnames.surname_rank
+        surnames.surname,
+        surnames.surname_rank,
+        array_to_string(latin_words.tokens[2:], '') as given_name
     from latin_words
     inner join surnames
         on latin_words.first_word = surnames.romanization
@@ -120,13 +151,34 @@ latin_readings as (
     -- Family name last: Minsu Kim, Min Su Kim.
     select
         latin_words.full_name,
-        surnames.surname || ':' || {{ romanization_fold("array_to_string(latin_words.tokens[:-2], '')") }}
-            as name_match_key,
-        false as is_hangul,
-        surnames.surname_rank
+        surnames.surname,
+        surnames.surname_rank,
+        array_to_string(latin_words.tokens[:-2], '') as given_name
     from latin_words
     inner join surnames
         on latin_words.last_word = surnames.romanization
+
+),
+
+latin_given_folds as (
+
+    select
+        given_name,
+        {{ romanization_fold('given_name') }} as given_fold
+    from (select distinct given_name from latin_readings) as given_names
+
+),
+
+latin_keys as (
+
+    select
+        latin_readings.full_name,
+        latin_readings.surname || ':' || latin_given_folds.given_fold as name_match_key,
+        false as is_hangul,
+        latin_readings.surname_rank
+    from latin_readings
+    inner join latin_given_folds
+        on latin_readings.given_name = latin_given_folds.given_name
 
 ),
 
@@ -148,22 +200,11 @@ western_keys as (
             coalesce(nicknames.given_name, western_tokens.token),
             ' ' order by coalesce(nicknames.given_name, western_tokens.token)
         ) as name_match_key,
-        false as is_hangul,
-        0 as surname_rank
+        false as is_hangul
     from western_tokens
     left join nicknames
         on western_tokens.token = nicknames.nickname
     group by western_tokens.full_name
-
-),
-
-all_keys as (
-
-    select * from hangul_keys
-    union all
-    select * from latin_readings
-    union all
-    select * from western_keys
 
 ),
 
@@ -173,10 +214,30 @@ name_keys as (
         full_name,
         name_match_key,
         is_hangul,
-        -- The likelier reading of a name read two ways: the one with the commoner surname.
+        true as is_likelier_reading
+    from hangul_keys
+
+    union all
+
+    -- The likelier reading of a name read two ways: the one with the commoner surname. Only a Latin name
+    -- read as Korean can have two (a name is Hangul, Korean in Latin letters or western, never two of them),
+    -- so only these are ranked.
+    select
+        full_name,
+        name_match_key,
+        is_hangul,
         row_number() over (partition by full_name order by surname_rank, name_match_key) = 1
             as is_likelier_reading
-    from all_keys
+    from latin_keys
+
+    union all
+
+    select
+        full_name,
+        name_match_key,
+        is_hangul,
+        true as is_likelier_reading
+    from western_keys
 
 ),
 
