@@ -63,7 +63,7 @@ features as materialized (
 
     select
         -- One row per record and name key (a name read two ways has two): the row's own id.
-        row_number() over () as feature_id,
+        (row_number() over ())::integer as feature_id,
         contacts.record_key,
         name_keys.name_match_key,
         company_keys.company_key,
@@ -251,28 +251,26 @@ scored as materialized (
             case when a.landline = b.landline then landline_frequencies.landline_frequency end
         ) as expected_namesakes,
         {{ one_edit_apart('a.mobile', 'b.mobile') }} as phone_typo,
-        coalesce(
-            (
+        -- (case, not and: the costly tests run only for the few pairs that get that far)
+        case
+            when
                 a.email_domain = b.email_domain
-                and {{ one_edit_apart('a.mailbox', 'b.mailbox') }}
                 and least(length(a.mailbox), length(b.mailbox)) >= 5
-                -- (case: the costly tests only for the few pairs that got this far)
-                and case
-                    when
-                        -- minsu85 and minsu86 are two people's mailboxes, not a typo
-                        regexp_replace(a.mailbox, '[^0-9]', '', 'g') = regexp_replace(b.mailbox, '[^0-9]', '', 'g')
-                        -- kimminsoo and gimminsoo, minseo.kim and minsoo.kim: two spellings of a name, two people
-                        then {{ romanization_fold('a.mailbox') }} != {{ romanization_fold('b.mailbox') }}
-                    else false
+                and {{ one_edit_apart('a.mailbox', 'b.mailbox') }}
+                then case
+                    -- minsu85 and minsu86 are two people's mailboxes, not a typo
+                    when regexp_replace(a.mailbox, '[^0-9]', '', 'g') != regexp_replace(b.mailbox, '[^0-9]', '', 'g')
+                        then false
+                    -- kimminsoo and gimminsoo, minseo.kim and minsoo.kim: two spellings of a name, two people
+                    else {{ romanization_fold('a.mailbox') }} != {{ romanization_fold('b.mailbox') }}
                 end
-            )
-            or (a.mailbox = b.mailbox and {{ one_edit_apart('a.email_domain', 'b.email_domain') }}),
-            false
-        ) as email_typo,
+            when a.mailbox = b.mailbox then {{ one_edit_apart('a.email_domain', 'b.email_domain') }}
+            else false
+        end as email_typo,
         -- one person has one mailbox at their workplace's domain
         coalesce(a.work_domain = b.work_domain and a.mailbox != b.mailbox, false) as different_work_mailboxes,
-        coalesce(a.mobile != b.mobile and not {{ one_edit_apart('a.mobile', 'b.mobile') }}, false)
-            as different_mobiles,
+        -- (not a typo: phone_typo, read in evidence below)
+        coalesce(a.mobile != b.mobile, false) as different_mobile_numbers,
         -- two companies or two employers' mail domains, and no workplace fact in common
         coalesce(a.company_key != b.company_key or a.work_domain != b.work_domain, false)
         and not coalesce(
@@ -308,7 +306,7 @@ evidence as (
         end
         + case when phone_typo then {{ weights['phone_typo'] }} else 0 end
         + case when email_typo then {{ weights['email_typo'] }} else 0 end
-        - case when different_mobiles then {{ weights['different_mobiles'] }} else 0 end
+        - case when different_mobile_numbers and not phone_typo then {{ weights['different_mobiles'] }} else 0 end
         - case when different_companies then {{ weights['different_companies'] }} else 0 end
         - case when different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
             as score
@@ -332,7 +330,7 @@ final as (
             case when phone_typo then 'mobiles one digit apart' end,
             case when email_typo then 'emails one character apart' end,
             case when different_work_mailboxes then 'different mailboxes at one work domain' end,
-            case when different_mobiles then 'different mobiles' end,
+            case when different_mobile_numbers and not phone_typo then 'different mobiles' end,
             case when different_companies then 'different companies' end
         ) as evidence
     from evidence
