@@ -12,6 +12,8 @@
 -- made-up address many people type) are two people, and the value becomes a team value. One exception:
 -- a personal mailbox under a Hangul name and a Latin name with the same surname (김하연 / David Kim) is one
 -- person who took an English given name; a shared mobile is not, as families share those.
+-- A romanised name whose surname is misspelt (Yuwon Leee) is the Korean name next to it (이유원) when its
+-- other words are that given name and its odd word is one typo from a spelling of the surname.
 --
 -- A team value joins only the records with the same name on it, and only when the team is small enough for
 -- the name to be rare in it: its holders times the name's share of all records (the namesakes it holds by
@@ -28,6 +30,12 @@ contacts as (
 name_keys as (
 
     select * from {{ ref('int_identity__name_keys') }}
+
+),
+
+surnames as (
+
+    select * from {{ ref('korean_surnames') }}
 
 ),
 
@@ -175,6 +183,82 @@ few_named as materialized (
 
 ),
 
+-- Pairs of different names on one value with two or three names.
+name_pairs as (
+
+    select
+        a.key_kind,
+        a.key_value,
+        a.identity_name as name_a,
+        b.identity_name as name_b,
+        a.is_personal_value and b.is_personal_value as is_personal_value,
+        a.is_hangul as is_hangul_a,
+        b.is_hangul as is_hangul_b
+    from few_named as a
+    inner join few_named as b
+        on
+            a.key_kind = b.key_kind
+            and a.key_value = b.key_value
+            and a.identity_name < b.identity_name
+
+),
+
+-- A romanised name with a misspelt surname (Yuwon Leee, Hawoo Klm, Cna Minji) reads as no Korean name, so
+-- it keys as a western one ("en:leee yuwon") and never compares with 이유원 ("이:yuwun"). On a personal
+-- value shared with a Korean name it is that name when its other words are the Korean given name and its
+-- odd word is one typo from a spelling of that surname (seed korean_surnames): 이유원 / Yuwon Leee is one
+-- person, 이유원 / Yuwon Paark stays two.
+latin_next_to_korean as (
+
+    select
+        key_kind,
+        key_value,
+        name_a,
+        name_b,
+        case when starts_with(name_a, 'en:') then name_b else name_a end as korean_name,
+        string_split(substr(case when starts_with(name_a, 'en:') then name_a else name_b end, 4), ' ')
+            as latin_words
+    from name_pairs
+    where
+        is_personal_value
+        and starts_with(name_a, 'en:') != starts_with(name_b, 'en:')
+        and contains(case when starts_with(name_a, 'en:') then name_b else name_a end, ':')
+
+),
+
+{#- (words in the Latin name, the word read as the surname, the words read as the given name, in order) #}
+{%- set readings = [
+    (2, 1, [2]), (2, 2, [1]),
+    (3, 1, [2, 3]), (3, 1, [3, 2]), (3, 2, [1, 3]), (3, 2, [3, 1]), (3, 3, [1, 2]), (3, 3, [2, 1]),
+] %}
+
+misspelt_surnames as (
+
+    select distinct
+        latin_next_to_korean.key_kind,
+        latin_next_to_korean.key_value,
+        latin_next_to_korean.name_a,
+        latin_next_to_korean.name_b
+    from latin_next_to_korean
+    inner join surnames
+        on split_part(latin_next_to_korean.korean_name, ':', 1) = surnames.surname
+    where
+        {%- for word_count, surname_word, given_words in readings %}
+            {%- set given_name = [] %}
+            {%- for word in given_words %}
+                {%- do given_name.append('latin_next_to_korean.latin_words[' ~ word ~ ']') %}
+            {%- endfor %}
+            {% if not loop.first %}or {% endif -%}
+            (
+                len(latin_next_to_korean.latin_words) = {{ word_count }}
+                and {{ one_edit_apart('latin_next_to_korean.latin_words[' ~ surname_word ~ ']', 'surnames.romanization') }}
+                and {{ romanization_fold('concat(' ~ given_name | join(', ') ~ ')') }}
+                = split_part(latin_next_to_korean.korean_name, ':', 2)
+            )
+        {%- endfor %}
+
+),
+
 shared_values as (
 
     -- Four or more different names on one value: nobody's own (a made-up address, a shop's phone).
@@ -187,31 +271,32 @@ shared_values as (
     union
 
     select
-        a.key_kind,
-        a.key_value
-    from few_named as a
-    inner join few_named as b
+        name_pairs.key_kind,
+        name_pairs.key_value
+    from name_pairs
+    anti join misspelt_surnames
         on
-            a.key_kind = b.key_kind
-            and a.key_value = b.key_value
-            and a.identity_name < b.identity_name
+            name_pairs.key_kind = misspelt_surnames.key_kind
+            and name_pairs.key_value = misspelt_surnames.key_value
+            and name_pairs.name_a = misspelt_surnames.name_a
+            and name_pairs.name_b = misspelt_surnames.name_b
     where
-        not (a.is_personal_value and b.is_personal_value)
+        not name_pairs.is_personal_value
         or (
             -- Korean name keys compare by the given name, under one surname: the shared prefix "김:" would
             -- make 김:jua and 김:jesu look alike
             case
-                when split_part(a.identity_name, ':', 1) = split_part(b.identity_name, ':', 1)
+                when split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
                     then jaro_winkler_similarity(
-                        split_part(a.identity_name, ':', 2), split_part(b.identity_name, ':', 2)
+                        split_part(name_pairs.name_a, ':', 2), split_part(name_pairs.name_b, ':', 2)
                     )
-                else jaro_winkler_similarity(a.identity_name, b.identity_name)
+                else jaro_winkler_similarity(name_pairs.name_a, name_pairs.name_b)
             end < {{ var('identity_same_name_similarity') }}
             -- 김하연 at a personal mailbox that also reads David Kim: one person with an English given name
             and not (
-                a.key_kind = 'email'
-                and a.is_hangul is distinct from b.is_hangul
-                and split_part(a.identity_name, ':', 1) = split_part(b.identity_name, ':', 1)
+                name_pairs.key_kind = 'email'
+                and name_pairs.is_hangul_a is distinct from name_pairs.is_hangul_b
+                and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
             )
         )
 
