@@ -206,8 +206,8 @@ name_pairs as (
 -- A romanised name with a misspelt surname (Yuwon Leee, Hawoo Klm, Cna Minji) reads as no Korean name, so
 -- it keys as a western one ("en:leee yuwon") and never compares with 이유원 ("이:yuwun"). On a personal
 -- value shared with a Korean name it is that name when its other words are the Korean given name and its
--- odd word is one typo from a spelling of that surname (seed korean_surnames): 이유원 / Yuwon Leee is one
--- person, 이유원 / Yuwon Paark stays two.
+-- odd word is one typo from a spelling of that surname (seed korean_surnames) and of no other: 이유원 /
+-- Yuwon Leee is one person; 이유원 / Yuwon Paark, Yuwon P. or Cna Yuwon stay two.
 latin_next_to_korean as (
 
     select
@@ -232,30 +232,57 @@ latin_next_to_korean as (
     (3, 1, [2, 3]), (3, 1, [3, 2]), (3, 2, [1, 3]), (3, 2, [3, 1]), (3, 3, [1, 2]), (3, 3, [2, 1]),
 ] %}
 
+-- Each way to read the Latin name as a given name and a surname, where the given name is the Korean one.
+given_name_readings as (
+
+    {% for word_count, surname_word, given_words in readings %}
+        {%- set given_name = [] %}
+        {%- for word in given_words %}
+            {%- do given_name.append('latin_words[' ~ word ~ ']') %}
+        {%- endfor %}
+        select
+            key_kind,
+            key_value,
+            name_a,
+            name_b,
+            korean_name,
+            latin_words[{{ surname_word }}] as surname_word
+        from latin_next_to_korean
+        where
+            len(latin_words) = {{ word_count }}
+            and {{ romanization_fold('concat(' ~ given_name | join(', ') ~ ')') }} = split_part(korean_name, ':', 2)
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+-- The surnames the odd word is, or is one typo from. It must be at least three letters (a single letter or
+-- two are one typo from a dozen spellings: an initial, "Lo", "Ki") and near one surname only: "Cna" is
+-- one typo from Cha and from Na, so it names nobody.
+near_surnames as (
+
+    select
+        given_name_readings.*,
+        surnames.surname
+    from given_name_readings
+    inner join surnames
+        on
+            given_name_readings.surname_word = surnames.romanization
+            or {{ one_edit_apart('given_name_readings.surname_word', 'surnames.romanization') }}
+    where length(given_name_readings.surname_word) >= 3
+
+),
+
 misspelt_surnames as (
 
-    select distinct
-        latin_next_to_korean.key_kind,
-        latin_next_to_korean.key_value,
-        latin_next_to_korean.name_a,
-        latin_next_to_korean.name_b
-    from latin_next_to_korean
-    inner join surnames
-        on split_part(latin_next_to_korean.korean_name, ':', 1) = surnames.surname
-    where
-        {%- for word_count, surname_word, given_words in readings %}
-            {%- set given_name = [] %}
-            {%- for word in given_words %}
-                {%- do given_name.append('latin_next_to_korean.latin_words[' ~ word ~ ']') %}
-            {%- endfor %}
-            {% if not loop.first %}or {% endif -%}
-            (
-                len(latin_next_to_korean.latin_words) = {{ word_count }}
-                and {{ one_edit_apart('latin_next_to_korean.latin_words[' ~ surname_word ~ ']', 'surnames.romanization') }}
-                and {{ romanization_fold('concat(' ~ given_name | join(', ') ~ ')') }}
-                = split_part(latin_next_to_korean.korean_name, ':', 2)
-            )
-        {%- endfor %}
+    select
+        key_kind,
+        key_value,
+        name_a,
+        name_b
+    from near_surnames
+    group by key_kind, key_value, name_a, name_b, korean_name, surname_word
+    having count(distinct surname) = 1 and any_value(surname) = split_part(korean_name, ':', 1)
 
 ),
 
