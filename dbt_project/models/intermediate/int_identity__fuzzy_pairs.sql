@@ -277,11 +277,15 @@ scored as materialized (
             a.company_key = b.company_key or a.work_domain = b.work_domain or a.landline = b.landline, false
         ) as different_companies
     from candidates
-    -- Joined by row id alone: joined on the name key too, the planner would pair every two rows of a name.
+    -- Joined by row id; the names are compared again because the blocks matched on hashes (and a record
+    -- whose two readings give one key, Gim Kim, has two rows that must not pair with each other).
     inner join features as a
         on candidates.feature_id_a = a.feature_id
     inner join features as b
-        on candidates.feature_id_b = b.feature_id and a.name_match_key = b.name_match_key
+        on
+            candidates.feature_id_b = b.feature_id
+            and a.name_match_key = b.name_match_key
+            and a.record_key != b.record_key
     inner join name_frequencies
         on a.name_match_key = name_frequencies.name_match_key
     left join company_frequencies
