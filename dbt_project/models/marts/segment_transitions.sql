@@ -116,7 +116,7 @@ explained as (
             when moves.previous_as_of is null then 'first seen'
             when moves.to_segment is null and id_history.customer_id is not null
                 then 'merged into customer ' || id_history.customer_id
-            when moves.to_segment is null then 'customer removed: none of its records is left'
+            when moves.to_segment is null then 'customer removed (no merge recorded for it)'
             when moves.attribute_changes <> '' then moves.attribute_changes
             else 'time passed: a rule on days since the last activity or purchase'
         end as reason,
