@@ -22,7 +22,8 @@
 -- spellings of one name, so two namesakes.
 -- Candidate pairs come from blocks that share the name key and one more value (company, domain, landline,
 -- the head or the tail of the mobile or of the mailbox at one domain, the mailbox: see block_values), and a
--- typo block keeps only the pairs with the typo, so the cost grows with the records, not with their square.
+-- typo block keeps only pairs of different strings of about one length, so the cost grows with the records,
+-- not with their square.
 -- Placeholders and role mailboxes take no part; a shared office landline is the workplace fact it is.
 {%- set weights = var('identity_fuzzy_weights') %}
 with
@@ -156,7 +157,8 @@ record_count as (
 -- a pair (as_longer, matched only against other strings' own heads). The tail is long enough to be telling
 -- and the head longer, as a mobile's first digits (+8210) and a mailbox's first letters (the name) tell
 -- little. Each block value is hashed with its name key and kind into one integer, so all blocks are one
--- join on one narrow table; a typo block carries the whole string, to keep only the pairs with the typo.
+-- join on one narrow table; a typo block carries the whole string's hash and length, to drop the pairs whose
+-- strings are the same (most of them: one person's mobile in two records) or too far apart in length.
 {%- set workplace_kinds = [1, 2, 3] %}
 block_values as (
 
@@ -208,15 +210,18 @@ block_keys as materialized (
         feature_id,
         kind,
         as_longer,
-        whole,
+        hash(whole) as whole_hash,
+        length(whole)::smallint as whole_length,
         hash(name_match_key, kind, value) as block_hash
     from block_values
     where value is not null
 
 ),
 
--- A pair enters only with the evidence its block looks for in hand (the pair's values are all checked
--- again when it is scored: two values that share a hash only by chance join nothing).
+-- A typo block's pair enters when its two strings differ by at most one in length; whether they are one
+-- edit apart is read when the pair is scored (phone_typo, email_typo), once per pair, as is every other
+-- value: two values that share a hash only by chance join nothing. (Testing the edit here, on every pair a
+-- block offers, cost more than scoring the few extra pairs.)
 candidates as materialized (
 
     select distinct
@@ -230,7 +235,10 @@ candidates as materialized (
             and (a.as_longer or a.feature_id < b.feature_id)
     where
         not b.as_longer
-        and (a.kind in ({{ workplace_kinds | join(', ') }}) or {{ one_edit_apart('a.whole', 'b.whole') }})
+        and (
+            a.kind in ({{ workplace_kinds | join(', ') }})
+            or (a.whole_hash != b.whole_hash and abs(a.whole_length - b.whole_length) <= 1)
+        )
 
 ),
 
