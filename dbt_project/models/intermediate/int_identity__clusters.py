@@ -1,9 +1,10 @@
 """Clusters of accepted records that are one person: connected components of the identity graph.
 
-Records and identity keys are the nodes. Each (record, key) row of int_identity__match_keys is an edge, so
-joins are transitive: A shares an email with B, B a phone with C, and A, B and C are one cluster. Each pair
-of int_identity__fuzzy_pairs (the fuzzy tier) and each must_link pair of the seed identity_overrides is an
-edge between two records. DuckDB numbers the nodes (hash joins, in parallel) and scipy finds the components.
+Records and the identity keys two or more records share are the nodes. Each (record, shared key) row of
+int_identity__match_keys is an edge, so joins are transitive: A shares an email with B, B a phone with C,
+and A, B and C are one cluster. Each pair of int_identity__fuzzy_pairs (the fuzzy tier) and each must_link
+pair of the seed identity_overrides is an edge between two records. DuckDB numbers the nodes (hash joins,
+in parallel) and scipy finds the components.
 
 A cannot_link pair of identity_overrides that ends up in one component splits it: the component is rebuilt
 edge by edge, strongest first (must_link, email, phone, email_name, phone_name, then fuzzy pairs by score),
@@ -85,9 +86,12 @@ def model(dbt, session):
     )
 
     match_keys = dbt.ref("int_identity__match_keys")
-    # Key numbers only need to agree within the one query below, so row_number() over () is enough.
-    numbered_keys = (
-        match_keys.select("match_key").distinct().select("match_key, row_number() over () - 1 as key_index")
+    # Most keys are held by one record and join nothing: only shared keys become nodes. Key numbers only need
+    # to agree within the one query below, so row_number() over () is enough.
+    numbered_keys = match_keys.query(
+        "match_keys",
+        "select match_key, row_number() over () - 1 as key_index from match_keys"
+        " group by match_key having count(*) > 1",
     )
     key_edges = (
         match_keys.join(numbered_records, "record_key")
