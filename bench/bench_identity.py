@@ -12,10 +12,12 @@ API-shaped payloads through the sync modules' contact functions), then scores ea
   int_contacts__unioned so both engines see the same input; the second variant first nulls landlines and
   role mailboxes written next to more than one distinct name, as the reference figures in issue #4 did.
 
-Each engine's wall time and peak RSS come from ``os.wait4`` on its child. Scores are pairwise precision,
-recall and F1 over the accepted records, false-merge pairs, over-merged clusters, recall by what a true
-pair shares (an email, a mobile, neither) and the false merges by the trap behind them. Results go to
-bench/out/identity_results.json; a markdown table is printed.
+Each engine's wall time and peak RSS come from ``os.wait4`` on its child. The dripline stage runs once to
+build a fresh warehouse and then ``--reruns`` more times (default 2), each replacing the tables as a
+scheduled run does; "wall s" is the first build, "re-runs s" the range of the others, and peak memory the
+highest of them all. Scores are pairwise precision, recall and F1 over the accepted records, false-merge
+pairs, over-merged clusters, recall by what a true pair shares (an email, a mobile, neither) and the false
+merges by the trap behind them. Results go to bench/out/identity_results.json; a markdown table is printed.
 """
 
 from __future__ import annotations
@@ -267,16 +269,24 @@ def _dbt(home: Path, *args: str) -> list[str]:
     ]
 
 
-def run_dripline(home: Path, env: dict[str, str]) -> dict:
-    """Seeds and staging views untimed, then the identity models timed in a dbt child process."""
+def run_dripline(home: Path, env: dict[str, str], reruns: int) -> dict:
+    """Seeds and staging views untimed, then the identity models timed in a dbt child process.
+
+    The first timed run builds the identity tables in a fresh warehouse; each re-run replaces them, as a
+    scheduled run does. Re-runs give the same tables (the id map only grows when the pipeline lands it).
+    """
     _run_child(_dbt(home, "seed"), env)
     _run_child(_dbt(home, "run", "--select", "path:models/staging"), env)
-    wall, peak, _ = _run_child(
-        _dbt(home, "run", "--select", "+customer_source_records", "--exclude", "path:models/staging"), env
-    )
-    results = json.loads((home / "dbt-target" / "run_results.json").read_text())["results"]
-    models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in results}
-    return {"wall_s": wall, "peak_mib": peak, "models_s": models, "model_sum_s": sum(models.values())}
+    stage = _dbt(home, "run", "--select", "+customer_source_records", "--exclude", "path:models/staging")
+    runs = []
+    for _ in range(1 + reruns):
+        wall, peak, _ = _run_child(stage, env)
+        results = json.loads((home / "dbt-target" / "run_results.json").read_text())["results"]
+        models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in results}
+        runs.append(
+            {"wall_s": wall, "peak_mib": peak, "models_s": models, "model_sum_s": sum(models.values())}
+        )
+    return {**runs[0], "reruns": runs[1:]}
 
 
 SPLINK_INPUT_SQL = """
@@ -598,7 +608,7 @@ def score(home: Path, truth_path: Path, predicted_sql: str) -> dict:
 # Driver -------------------------------------------------------------------------------------------------
 
 
-def bench_size(n_records: int, engines: list[str], seed: int, keep: bool) -> list[dict]:
+def bench_size(n_records: int, engines: list[str], seed: int, keep: bool, reruns: int) -> list[dict]:
     # Named by run, so no other process (someone inspecting a kept home) holds this warehouse's lock.
     home = OUT / f"identity-home-{n_records}-{os.getpid()}"
     shutil.rmtree(home, ignore_errors=True)
@@ -613,7 +623,7 @@ def bench_size(n_records: int, engines: list[str], seed: int, keep: bool) -> lis
     truth_path = home / "truth" / "truth.parquet"
 
     # int_contacts__unioned, read by scoring and by Splink, comes from the dripline run.
-    dripline = run_dripline(home, env)
+    dripline = run_dripline(home, env, reruns)
     rows = []
     for engine in engines:
         if engine == "dripline":
@@ -657,14 +667,17 @@ def bench_size(n_records: int, engines: list[str], seed: int, keep: bool) -> lis
 def markdown(results: list[dict]) -> str:
     lines = [
         "| engine | records | precision | recall | F1 | false-merge pairs | over-merged clusters "
-        "| wall s | peak MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| wall s | re-runs s | peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        reruns = [run["wall_s"] for run in r.get("reruns", [])]
+        rerun_cell = "-" if not reruns else f"{min(reruns):.1f}-{max(reruns):.1f}"
+        peak = max([r["peak_mib"], *(run["peak_mib"] for run in r.get("reruns", []))])
         lines.append(
             f"| {r['engine']} | {r['records']:,} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} "
             f"| {r['false_merge_pairs']:,} | {r['over_merged_clusters']:,} | {r['wall_s']:.1f} "
-            f"| {r['peak_mib']:,.0f} |"
+            f"| {rerun_cell} | {peak:,.0f} |"
         )
     lines += ["", "Recall by what a true pair shares (found / true pairs):", ""]
     types = sorted({(t["pair_type"], t["name_scripts"]) for r in results for t in r["recall_by_pair_type"]})
@@ -710,6 +723,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the generated homes under bench/out/")
     parser.add_argument(
+        "--reruns",
+        type=int,
+        default=2,
+        help="times the dripline stage runs again after the first build, as a scheduled run (default 2)",
+    )
+    parser.add_argument(
         "--dbt-project",
         type=Path,
         default=DBT_DIR,
@@ -740,7 +759,9 @@ def main() -> int:
     os.environ["BENCH_DBT_PROJECT_DIR"] = str(args.dbt_project.resolve())
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        results += bench_size(size, engines, args.seed, args.keep)
+        results += bench_size(
+            size, engines, args.seed, args.keep, args.reruns if "dripline" in engines else 0
+        )
     (OUT / "identity_results.json").write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False))
     print("\n" + markdown(results))
     written = OUT / "identity_results.json"
