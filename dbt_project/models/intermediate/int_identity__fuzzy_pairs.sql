@@ -160,61 +160,37 @@ record_count as (
 -- join on one narrow table; a typo block carries the whole string's hash and length, to drop the pairs whose
 -- strings are the same (most of them: one person's mobile in two records) or too far apart in length.
 {%- set workplace_kinds = [1, 2, 3] %}
-block_values as (
-
-    select
-        feature_id,
-        name_match_key,
-        -- a struct unnested into its fields: one column per field, each named by it
-        unnest(  -- noqa: AL03
-            [
-                -- 1-3: the workplace: company, work domain, landline
-                { 'kind': 1, 'value': company_key, 'whole': null, 'as_longer': false },
-                { 'kind': 2, 'value': work_domain, 'whole': null, 'as_longer': false },
-                { 'kind': 3, 'value': landline, 'whole': null, 'as_longer': false },
-                -- 4-5: a mobile typo: the head (and the head as the longer of two), the tail
-                { 'kind': 4, 'value': left(mobile, length(mobile) - 5), 'whole': mobile, 'as_longer': false },
-                { 'kind': 4, 'value': left(mobile, length(mobile) - 6), 'whole': mobile, 'as_longer': true },
-                { 'kind': 5, 'value': right(mobile, 4), 'whole': mobile, 'as_longer': false },
-                -- 6-7: a mailbox typo at one domain (both at least 5 characters, see email_typo)
-                {
-                    'kind': 6,
-                    'value': case when length(mailbox) >= 5 then email_domain || '/' || left(mailbox, length(mailbox) - 4) end,
-                    'whole': mailbox,
-                    'as_longer': false
-                },
-                {
-                    'kind': 6,
-                    'value': case when length(mailbox) >= 6 then email_domain || '/' || left(mailbox, length(mailbox) - 5) end,
-                    'whole': mailbox,
-                    'as_longer': true
-                },
-                {
-                    'kind': 7,
-                    'value': case when length(mailbox) >= 5 then email_domain || '/' || right(mailbox, 3) end,
-                    'whole': mailbox,
-                    'as_longer': false
-                },
-                -- 8: the same mailbox at a domain with a typo
-                { 'kind': 8, 'value': mailbox, 'whole': email_domain, 'as_longer': false }
-            ],
-            recursive := true
-        )
-    from features
-
-),
-
+{#- Each block: (kind, its value, the whole string a typo block compares, whether the value is the head as
+    the longer of two). 1-3 the workplace: company, work domain, landline; 4-5 a mobile typo: the head (and
+    the head as the longer), the tail; 6-7 a mailbox typo at one domain (both at least 5 characters, see
+    email_typo); 8 the same mailbox at a domain with a typo. One select per block, unioned: cheaper than
+    unnesting a list of structs per record. #}
+{%- set blocks = [
+    (1, 'company_key', 'null', 'false'),
+    (2, 'work_domain', 'null', 'false'),
+    (3, 'landline', 'null', 'false'),
+    (4, 'left(mobile, length(mobile) - 5)', 'mobile', 'false'),
+    (4, 'left(mobile, length(mobile) - 6)', 'mobile', 'true'),
+    (5, 'right(mobile, 4)', 'mobile', 'false'),
+    (6, "case when length(mailbox) >= 5 then email_domain || '/' || left(mailbox, length(mailbox) - 4) end", 'mailbox', 'false'),
+    (6, "case when length(mailbox) >= 6 then email_domain || '/' || left(mailbox, length(mailbox) - 5) end", 'mailbox', 'true'),
+    (7, "case when length(mailbox) >= 5 then email_domain || '/' || right(mailbox, 3) end", 'mailbox', 'false'),
+    (8, 'mailbox', 'email_domain', 'false'),
+] %}
 block_keys as materialized (
 
-    select
-        feature_id,
-        kind,
-        as_longer,
-        hash(whole) as whole_hash,
-        length(whole)::smallint as whole_length,
-        hash(name_match_key, kind, value) as block_hash
-    from block_values
-    where value is not null
+    {% for kind, value, whole, as_longer in blocks %}
+        select
+            feature_id,
+            {{ kind }} as kind,
+            {{ as_longer }} as as_longer,
+            hash({{ whole }}) as whole_hash,
+            length({{ whole }})::smallint as whole_length,
+            hash(name_match_key, {{ kind }}, {{ value }}) as block_hash
+        from features
+        where {{ value }} is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
