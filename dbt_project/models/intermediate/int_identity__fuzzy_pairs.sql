@@ -218,22 +218,19 @@ candidates as materialized (
 
 ),
 
-scored as materialized (
+compared as materialized (
 
     select
         -- (every column below reads a and b alike, so the pair's order is the record keys')
         least(a.record_key, b.record_key) as record_key_a,
         greatest(a.record_key, b.record_key) as record_key_b,
         a.name_match_key,
-        name_frequencies.name_frequency,
         -- 김민수 and Kim Minsu are one name; 김준연 and 김준윤 fold alike but are two
         coalesce(a.is_hangul and b.is_hangul and a.name_key != b.name_key, false) as different_hangul_names,
-        -- How many namesakes the shared workplace would hold by chance: its records times the name's share
-        name_frequencies.name_frequency::double / record_count.record_count * least(
-            case when a.company_key = b.company_key then company_frequencies.company_frequency end,
-            case when a.work_domain = b.work_domain then domain_frequencies.domain_frequency end,
-            case when a.landline = b.landline then landline_frequencies.landline_frequency end
-        ) as expected_namesakes,
+        -- the workplace facts the two share
+        case when a.company_key = b.company_key then a.company_key end as shared_company_key,
+        case when a.work_domain = b.work_domain then a.work_domain end as shared_work_domain,
+        case when a.landline = b.landline then a.landline end as shared_landline,
         {{ one_edit_apart('a.mobile', 'b.mobile') }} as phone_typo,
         -- (case, not and: the costly tests run only for the few pairs that get that far)
         case
@@ -270,15 +267,49 @@ scored as materialized (
             candidates.feature_id_b = b.feature_id
             and a.name_match_key = b.name_match_key
             and a.record_key != b.record_key
+
+),
+
+-- The frequencies are looked up only for the pairs that could still reach the threshold: their score with
+-- the most a name and a workplace can weigh. Most candidates (two mobiles, no typo) cannot.
+scored as (
+
+    select
+        compared.*,
+        name_frequencies.name_frequency,
+        -- How many namesakes the shared workplace would hold by chance: its records times the name's share
+        name_frequencies.name_frequency::double / record_count.record_count * least(
+            company_frequencies.company_frequency,
+            domain_frequencies.domain_frequency,
+            landline_frequencies.landline_frequency
+        ) as expected_namesakes
+    from compared
     inner join name_frequencies
-        on a.name_match_key = name_frequencies.name_match_key
+        on compared.name_match_key = name_frequencies.name_match_key
     left join company_frequencies
-        on a.company_key = company_frequencies.company_key
+        on compared.shared_company_key = company_frequencies.company_key
     left join domain_frequencies
-        on a.work_domain = domain_frequencies.work_domain
+        on compared.shared_work_domain = domain_frequencies.work_domain
     left join landline_frequencies
-        on a.landline = landline_frequencies.landline
+        on compared.shared_landline = landline_frequencies.landline
     cross join record_count
+    where
+        not compared.different_hangul_names
+        and {{ weights['name'] }} + 1
+        + case
+            when coalesce(compared.shared_company_key, compared.shared_work_domain, compared.shared_landline) is not null
+                then {{ weights['workplace'] }}
+            else 0
+        end
+        + case when compared.phone_typo then {{ weights['phone_typo'] }} else 0 end
+        + case when compared.email_typo then {{ weights['email_typo'] }} else 0 end
+        - case
+            when compared.different_mobile_numbers and not compared.phone_typo then {{ weights['different_mobiles'] }}
+            else 0
+        end
+        - case when compared.different_companies then {{ weights['different_companies'] }} else 0 end
+        - case when compared.different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
+        >= {{ var('identity_fuzzy_threshold') }}
 
 ),
 
@@ -299,7 +330,6 @@ evidence as (
         - case when different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
             as score
     from scored
-    where not different_hangul_names
 
 ),
 
