@@ -36,6 +36,16 @@ def _pairs(relation, numbered_records, extra):
     )
 
 
+def _by_component(labels, records, components):
+    """{component: the positions in records (record indexes) of those whose label is that component}."""
+    row_labels = labels[np.asarray(records, dtype=np.int64)]
+    positions = np.flatnonzero(np.isin(row_labels, components))
+    positions = positions[np.argsort(row_labels[positions], kind="stable")]
+    starts = np.searchsorted(row_labels[positions], components, side="left")
+    ends = np.searchsorted(row_labels[positions], components, side="right")
+    return {int(c): positions[a:b] for c, a, b in zip(components, starts, ends, strict=True)}
+
+
 def _rebuild(members, record_edges, key_edges, cannot_links):
     """Constrained union-find over one component's edges, strongest first; returns root per member."""
     parent = {}
@@ -119,26 +129,34 @@ def model(dbt, session):
         if labels[a] == labels[b]
     }
     if violated:
+        # Each edge, member and cannot_link pair is given to its component in one pass over all of them, so
+        # the cost grows with the edges, not with the edges times the components to rebuild.
+        components = np.array(sorted(violated), dtype=np.int64)
+        key_edge_parts = _by_component(labels, key_edges["record_index"], components)
+        pair_parts = {
+            strength: _by_component(labels, pairs["index_a"], components)
+            for pairs, strength in ((must, MUST_LINK), (fuzzy, FUZZY))
+        }
+        cannot_parts = _by_component(labels, cannot["index_a"], components)
+        member_parts = _by_component(labels, np.arange(record_count), components)
         next_label = int(labels.max()) + 1
-        for component in sorted(violated):
-            members = set(np.flatnonzero(labels == component).tolist())
-            in_component = np.isin(key_edges["record_index"], list(members))
+        for component in components.tolist():
+            members = set(member_parts[component].tolist())
+            edges = key_edge_parts[component]
             key_part = zip(
-                key_edges["record_index"][in_component].tolist(),
-                key_edges["key_index"][in_component].tolist(),
-                key_edges["strength"][in_component].tolist(),
+                key_edges["record_index"][edges].tolist(),
+                key_edges["key_index"][edges].tolist(),
+                key_edges["strength"][edges].tolist(),
                 strict=True,
             )
             record_part = [
-                (int(a), int(b), strength, float(score))
+                (int(pairs["index_a"][i]), int(pairs["index_b"][i]), strength, float(pairs["extra"][i]))
                 for pairs, strength in ((must, MUST_LINK), (fuzzy, FUZZY))
-                for a, b, score in zip(pairs["index_a"], pairs["index_b"], pairs["extra"], strict=True)
-                if int(a) in members
+                for i in pair_parts[strength][component].tolist()
             ]
             cannot_part = [
-                (int(a), int(b))
-                for a, b in zip(cannot["index_a"], cannot["index_b"], strict=True)
-                if int(a) in members
+                (int(cannot["index_a"][i]), int(cannot["index_b"][i]))
+                for i in cannot_parts[component].tolist()
             ]
             roots = _rebuild(members, record_part, list(key_part), cannot_part)
             # The part holding the component's first record keeps the label; the others get new ones.
