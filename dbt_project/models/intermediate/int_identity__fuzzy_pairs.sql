@@ -301,14 +301,7 @@ scored as (
                 then {{ weights['workplace'] }}
             else 0
         end
-        + case when compared.phone_typo then {{ weights['phone_typo'] }} else 0 end
-        + case when compared.email_typo then {{ weights['email_typo'] }} else 0 end
-        - case
-            when compared.different_mobile_numbers and not compared.phone_typo then {{ weights['different_mobiles'] }}
-            else 0
-        end
-        - case when compared.different_companies then {{ weights['different_companies'] }} else 0 end
-        - case when compared.different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
+        {{ fuzzy_typo_and_against_weights('compared.') }}
         >= {{ var('identity_fuzzy_threshold') }}
 
 ),
@@ -323,11 +316,7 @@ evidence as (
             when expected_namesakes < {{ var('identity_max_expected_namesakes') }} then {{ weights['workplace'] }}
             else 0
         end
-        + case when phone_typo then {{ weights['phone_typo'] }} else 0 end
-        + case when email_typo then {{ weights['email_typo'] }} else 0 end
-        - case when different_mobile_numbers and not phone_typo then {{ weights['different_mobiles'] }} else 0 end
-        - case when different_companies then {{ weights['different_companies'] }} else 0 end
-        - case when different_work_mailboxes then {{ weights['different_work_mailboxes'] }} else 0 end
+        {{ fuzzy_typo_and_against_weights('') }}
             as score
     from scored
 
