@@ -65,7 +65,7 @@ placeholder_phones as (
 final as (
 
     select
-        unioned.source || ':' || unioned.source_record_id as record_key,
+        {{ record_key('unioned.source', 'unioned.source_record_id') }} as record_key,
         unioned.source,
         unioned.source_record_id,
         {{ source_priority('unioned.source') }} as source_priority,

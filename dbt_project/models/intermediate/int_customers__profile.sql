@@ -142,7 +142,7 @@ customer_persons as (
         ) as person_rank
     from persons
     inner join customer_ids
-        on persons.source || ':' || persons.source_record_id = customer_ids.record_key
+        on {{ record_key('persons.source', 'persons.source_record_id') }} = customer_ids.record_key
 
 ),
 
@@ -174,7 +174,7 @@ hubspot_sales_contacts as (
         ) as contact_rank
     from hubspot_contacts
     inner join customer_ids
-        on hubspot_contacts.source || ':' || hubspot_contacts.source_record_id = customer_ids.record_key
+        on {{ record_key('hubspot_contacts.source', 'hubspot_contacts.source_record_id') }} = customer_ids.record_key
     inner join hubspot_companies
         on hubspot_contacts.company_id = hubspot_companies.company_id
 

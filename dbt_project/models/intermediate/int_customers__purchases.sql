@@ -43,7 +43,7 @@ customer_persons as (
         cast(persons.source_record_id as bigint) as person_id
     from persons
     inner join customer_ids
-        on persons.source || ':' || persons.source_record_id = customer_ids.record_key
+        on {{ record_key('persons.source', 'persons.source_record_id') }} = customer_ids.record_key
 
 ),
 

@@ -52,8 +52,8 @@ anchors as (
     select
         cluster_id,
         record_key as anchor_record_key,
-        source || ':' || source_record_id as anchor_name,
-        'cus_' || left(md5(source || ':' || source_record_id), 16) as anchor_customer_id
+        record_key as anchor_name,
+        'cus_' || left(md5(record_key), 16) as anchor_customer_id
     from members
     where anchor_rank = 1
 

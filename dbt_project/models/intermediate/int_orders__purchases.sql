@@ -245,7 +245,7 @@ linked as (
     inner join order_totals
         on located.order_key = order_totals.order_key
     left join customer_ids as buyer_customers
-        on located.source || ':' || located.buyer_record_id = buyer_customers.record_key
+        on {{ record_key('located.source', 'located.buyer_record_id') }} = buyer_customers.record_key
     left join name_matches
         on located.order_key = name_matches.order_key
 

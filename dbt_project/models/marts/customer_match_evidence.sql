@@ -10,12 +10,6 @@
 -- are not listed: they joined nothing. "Why are these one customer?": select * where customer_id = ....
 with
 
-contacts as (
-
-    select * from {{ ref('int_contacts__unioned') }}
-
-),
-
 customer_ids as (
 
     select * from {{ ref('int_identity__customer_ids') }}
@@ -154,20 +148,17 @@ links as (
 
 final as (
 
+    -- source and source_record_id are read off the record keys (macro record_key_source), not joined
     select
-        links.customer_id,
-        contacts.source,
-        contacts.source_record_id,
-        links.rule,
-        links.evidence,
-        linked.source as linked_source,
-        linked.source_record_id as linked_source_record_id,
-        links.score
+        customer_id,
+        {{ record_key_source('record_key') }} as source,
+        {{ record_key_source_record_id('record_key') }} as source_record_id,
+        rule,
+        evidence,
+        {{ record_key_source('linked_record_key') }} as linked_source,
+        {{ record_key_source_record_id('linked_record_key') }} as linked_source_record_id,
+        score
     from links
-    inner join contacts
-        on links.record_key = contacts.record_key
-    left join contacts as linked
-        on links.linked_record_key = linked.record_key
 
 )
 
