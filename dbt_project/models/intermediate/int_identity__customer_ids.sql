@@ -52,7 +52,6 @@ anchors as (
     select
         cluster_id,
         record_key as anchor_record_key,
-        record_key as anchor_name,
         'cus_' || left(md5(record_key), 16) as anchor_customer_id
     from members
     where anchor_rank = 1
@@ -240,7 +239,7 @@ minted_ids as (
         anchors.cluster_id,
         case
             when known_ids.customer_id is null then anchors.anchor_customer_id
-            else 'cus_' || left(md5(anchors.anchor_name || '@' || latest_map_load.load_id), 16)
+            else 'cus_' || left(md5(anchors.anchor_record_key || '@' || latest_map_load.load_id), 16)
         end as customer_id
     from anchors
     cross join latest_map_load
