@@ -96,12 +96,11 @@ def model(dbt, session):
     )
 
     match_keys = dbt.ref("int_identity__match_keys")
-    # Most keys are held by one record and join nothing: only shared keys become nodes. Key numbers only need
-    # to agree within the one query below, so row_number() over () is enough.
+    # int_identity__match_keys lists only keys two or more records hold, so every key is a node. Key numbers
+    # only need to agree within the one query below, so row_number() over () is enough.
     numbered_keys = match_keys.query(
         "match_keys",
-        "select match_key, row_number() over () - 1 as key_index from match_keys"
-        " group by match_key having count(*) > 1",
+        "select match_key, row_number() over () - 1 as key_index from match_keys group by match_key",
     )
     key_edges = (
         match_keys.join(numbered_records, "record_key")

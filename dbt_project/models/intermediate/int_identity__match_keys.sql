@@ -1,5 +1,7 @@
--- A key joins records only when it identifies one person. Role mailboxes (info@, sales@) and team values
--- identify a team, so they join only together with the name; a record without a name cannot use them.
+-- A key joins records only when it identifies one person, and only keys two or more records hold are listed:
+-- a key one record holds joins nothing (most values are such, about two in three at 1M records).
+-- Role mailboxes (info@, sales@) and team values identify a team, so they join only together with the name;
+-- a record without a name cannot use them.
 -- Placeholders identify nobody and are dropped: placeholder plus name would be a join on the name alone.
 --
 -- Names compare by their identity name: the romanised name key (int_identity__name_keys), so 김민수, Minsu
@@ -129,6 +131,20 @@ contested_values as (
         holder_count
     from value_stats
     where has_team_holder or has_several_names
+
+),
+
+-- Uncontested values two or more records hold.
+shared_uncontested_values as (
+
+    select
+        key_kind,
+        key_value
+    from value_stats
+    where
+        holder_count > 1
+        and not has_team_holder
+        and not coalesce(has_several_names, false)
 
 ),
 
@@ -407,10 +423,10 @@ final as (
         key_values.key_kind as key_type,
         key_values.key_value as match_key
     from key_values
-    anti join contested_values
+    semi join shared_uncontested_values
         on
-            key_values.key_kind = contested_values.key_kind
-            and key_values.key_value = contested_values.key_value
+            key_values.key_kind = shared_uncontested_values.key_kind
+            and key_values.key_value = shared_uncontested_values.key_value
 
     union all
 
@@ -422,6 +438,8 @@ final as (
     where
         not needs_name
         or (key_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
+    -- only keys two or more records hold: a key one record holds joins nothing
+    qualify count(*) over (partition by match_key) > 1
 
 )
 

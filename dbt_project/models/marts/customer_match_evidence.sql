@@ -34,16 +34,6 @@ overrides as (
 
 ),
 
--- Most keys belong to one record and link nothing: drop those before anything else.
-shared_keys as (
-
-    select match_key
-    from match_keys
-    group by match_key
-    having count(*) > 1
-
-),
-
 keyed_records as (
 
     select
@@ -52,9 +42,8 @@ keyed_records as (
         match_keys.key_type,
         match_keys.match_key,
         count(*) over (partition by customer_ids.customer_id, match_keys.match_key) as holder_count
+    -- int_identity__match_keys lists only keys two or more records hold
     from match_keys
-    inner join shared_keys
-        on match_keys.match_key = shared_keys.match_key
     inner join customer_ids
         on match_keys.record_key = customer_ids.record_key
 
