@@ -114,10 +114,11 @@ value_stats as (
         key_kind,
         key_value,
         count(*) as holder_count,
-        -- an unknown (null) team flag counts as one: the classification decides
-        bool_or(coalesce(is_team_value, true)) as has_team_holder,
-        -- two different names or more (min and max skip records without a name)
-        min(identity_name) != max(identity_name) as has_several_names
+        -- contested: a holder's team flag is set or unknown (null: the classification decides), or two
+        -- different names or more are written next to it (min and max skip records without a name)
+        coalesce(
+            bool_or(coalesce(is_team_value, true)) or min(identity_name) != max(identity_name), false
+        ) as is_contested
     from key_values
     group by key_kind, key_value
 
@@ -130,7 +131,7 @@ contested_values as (
         key_value,
         holder_count
     from value_stats
-    where has_team_holder or has_several_names
+    where is_contested
 
 ),
 
@@ -141,10 +142,7 @@ shared_uncontested_values as (
         key_kind,
         key_value
     from value_stats
-    where
-        holder_count > 1
-        and not has_team_holder
-        and not coalesce(has_several_names, false)
+    where not is_contested and holder_count > 1
 
 ),
 
