@@ -27,6 +27,7 @@ __all__ = [
     "normalize_name",
     "normalize_phone",
     "parse_amount",
+    "parse_birthday",
     "parse_consent",
     "parse_currency",
     "parse_quantity",
@@ -446,6 +447,133 @@ def _assemble(
     elif utc_marker:
         zone = UTC
     return datetime(year, month, day, hours, int(minute or 0), int(second or 0), micro, tzinfo=zone)
+
+
+# Birthdays. Separators between year, month and day: - . / and the Korean 년 월 (일 or a dot may close);
+# a time after the date (an Excel date cell read as text, a Typeform date at midnight) is ignored.
+_BIRTHDAY_YMD = re.compile(
+    r"(\d{4})\s*[-./년]\s*(\d{1,2})\s*[-./월]\s*(\d{1,2})\s*[.일]?"
+    r"(?:(?:\s+|t)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:z|[+-]\d{2}:?\d{2})?)?"
+)
+# 3/15/1990 (English Google Forms, US) or 15.03.1990: month first unless the first number cannot be a month.
+_BIRTHDAY_XY_YEAR = re.compile(r"(\d{1,2})\s*[-./]\s*(\d{1,2})\s*[-./]\s*(\d{4})")
+_BIRTHDAY_DIGITS = re.compile(r"\d{6}|\d{8}")
+# Without a year: 03-15, 3/15, 15/03, 03.15, --03-15 (the ISO 8601 form itself), 3월 15일.
+_BIRTHDAY_XY = re.compile(r"(?:--)?(\d{1,2})\s*[-./]\s*(\d{1,2})\s*\.?")
+_BIRTHDAY_KOREAN_MONTH_DAY = re.compile(r"(\d{1,2})\s*월\s*(\d{1,2})\s*일?")
+# March 15, 1990 / Mar 15 / 15 March 1990 (an English date answer or a hand-written one).
+_BIRTHDAY_NAMED_MONTH_FIRST = re.compile(r"([a-z]{3,9})\.?\s*(\d{1,2})(?:st|nd|rd|th)?(?:\s*,?\s*(\d{4}))?")
+_BIRTHDAY_NAMED_DAY_FIRST = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s*([a-z]{3,9})\.?(?:\s*,?\s*(\d{4}))?")
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_EARLIEST_BIRTH_YEAR = 1900
+# A date without a year is checked against a leap year, so 02-29 is a birthday and 02-30 is not.
+_LEAP_YEAR = 2000
+
+
+def parse_birthday(raw: object, *, today: date | None = None) -> tuple[str | None, str | None]:
+    """Return ``(birthday, problem)``: ISO 8601 ``YYYY-MM-DD``, or ``--MM-DD`` when the year is not given.
+
+    Accepts native ``date``/``datetime`` cells (Excel), ``1990-03-15``, ``1990.3.15``, ``1990. 3. 15.``,
+    ``1990/03/15``, ``1990년 3월 15일``, ``19900315``, ``900315`` (YYMMDD, in the latest century that does
+    not put it in the future), ``3/15/1990`` and ``15.03.1990``, and without a year ``03-15``, ``3/15``,
+    ``15/03``, ``03.15``, ``3월 15일``, ``March 15``. Day and month in either order are read month first
+    (the Korean and US convention) unless the first number cannot be a month. An impossible date
+    (``02-30``, month 13), a year before 1900 or a date after ``today`` is a problem, never a guess.
+    """
+    if raw is None:
+        return None, None
+    today = today or date.today()
+    if isinstance(raw, datetime):
+        return _birth_date(raw.year, raw.month, raw.day, repr(raw.date().isoformat()), today)
+    if isinstance(raw, date):
+        return _birth_date(raw.year, raw.month, raw.day, repr(raw.isoformat()), today)
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return None, f"{raw!r} is not a recognised date"
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            return None, f"{raw!r} is not a recognised date"
+        raw = int(raw)
+    shown = repr(raw if isinstance(raw, str) else str(raw))
+    text = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    if not text:
+        return None, None
+    return _parse_birthday_text(text, shown, today)
+
+
+def _parse_birthday_text(text: str, shown: str, today: date) -> tuple[str | None, str | None]:
+    if _BIRTHDAY_DIGITS.fullmatch(text):
+        if len(text) == 8:
+            return _birth_date(int(text[:4]), int(text[4:6]), int(text[6:]), shown, today)
+        return _two_digit_year_birth_date(int(text[:2]), int(text[2:4]), int(text[4:]), shown, today)
+    if match := _BIRTHDAY_YMD.fullmatch(text):
+        year, month, day = (int(part) for part in match.groups())
+        return _birth_date(year, month, day, shown, today)
+    if match := _BIRTHDAY_XY_YEAR.fullmatch(text):
+        month, day = _month_first(int(match[1]), int(match[2]))
+        return _birth_date(int(match[3]), month, day, shown, today)
+    if match := _BIRTHDAY_XY.fullmatch(text) or _BIRTHDAY_KOREAN_MONTH_DAY.fullmatch(text):
+        month, day = _month_first(int(match[1]), int(match[2]))
+        return _birth_date(None, month, day, shown, today)
+    if match := _BIRTHDAY_NAMED_MONTH_FIRST.fullmatch(text):
+        name, day, year = match[1], match[2], match[3]
+    elif match := _BIRTHDAY_NAMED_DAY_FIRST.fullmatch(text):
+        day, name, year = match[1], match[2], match[3]
+    else:
+        return None, f"{shown} is not a recognised date"
+    month = next((n for n, full in enumerate(_MONTH_NAMES, start=1) if full.startswith(name)), None)
+    if month is None:
+        return None, f"{shown} is not a recognised date"
+    return _birth_date(int(year) if year else None, month, int(day), shown, today)
+
+
+def _month_first(first: int, second: int) -> tuple[int, int]:
+    """``(month, day)`` of two numbers: month first, unless the first cannot be a month and the second can."""
+    if first > 12 >= second:
+        return second, first
+    return first, second
+
+
+def _two_digit_year_birth_date(
+    year: int, month: int, day: int, shown: str, today: date
+) -> tuple[str | None, str | None]:
+    """YYMMDD, as a Korean resident registration number starts: 900315 is 1990, 050315 is 2005."""
+    for century in (2000, 1900):
+        try:
+            born = date(century + year, month, day)
+        except ValueError:
+            continue
+        if born <= today:
+            return born.isoformat(), None
+    return _birth_date(1900 + year, month, day, shown, today)
+
+
+def _birth_date(
+    year: int | None, month: int, day: int, shown: str, today: date
+) -> tuple[str | None, str | None]:
+    try:
+        born = date(year if year is not None else _LEAP_YEAR, month, day)
+    except ValueError:
+        return None, f"{shown} is not a real date"
+    if year is None:
+        return f"--{month:02d}-{day:02d}", None
+    if year < _EARLIEST_BIRTH_YEAR:
+        return None, f"{shown} is before {_EARLIEST_BIRTH_YEAR}"
+    if born > today:
+        return None, f"{shown} is in the future"
+    return born.isoformat(), None
 
 
 # Currency words and symbols people write next to amounts, to ISO 4217. "¥" is read as yen: in a Korean

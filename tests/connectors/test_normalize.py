@@ -14,6 +14,7 @@ from connectors.normalize import (
     normalize_email,
     normalize_name,
     normalize_phone,
+    parse_birthday,
     parse_consent,
     parse_timestamp,
 )
@@ -463,3 +464,84 @@ def test_parse_timestamp_rejects_an_unknown_time_zone():
 )
 def test_cell_text_shows_cells_as_a_person_sees_them_and_never_evaluates(value, expected):
     assert cell_text(value) == expected
+
+
+TODAY = date(2026, 6, 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1990-03-15", "1990-03-15"),
+        ("1990.3.15", "1990-03-15"),
+        ("1990. 3. 15.", "1990-03-15"),
+        ("1990. 3. 15", "1990-03-15"),
+        ("1990/03/15", "1990-03-15"),
+        ("1990년 3월 15일", "1990-03-15"),
+        ("1990년3월15일", "1990-03-15"),
+        ("19900315", "1990-03-15"),
+        (19900315, "1990-03-15"),
+        (19900315.0, "1990-03-15"),
+        ("900315", "1990-03-15"),
+        ("050315", "2005-03-15"),
+        ("  1990-03-15\t", "1990-03-15"),
+        ("１９９０－０３－１５", "1990-03-15"),
+        ("1990-03-15 00:00:00", "1990-03-15"),
+        ("1990-03-15T00:00:00Z", "1990-03-15"),
+        ("3/15/1990", "1990-03-15"),
+        ("15.03.1990", "1990-03-15"),
+        ("March 15, 1990", "1990-03-15"),
+        ("15 March 1990", "1990-03-15"),
+        ("2000-02-29", "2000-02-29"),
+        (date(1990, 3, 15), "1990-03-15"),
+        (datetime(1990, 3, 15), "1990-03-15"),
+        ("03-15", "--03-15"),
+        ("3/15", "--03-15"),
+        ("15/03", "--03-15"),
+        ("03.15", "--03-15"),
+        ("03.15.", "--03-15"),
+        ("3월 15일", "--03-15"),
+        ("3월15일", "--03-15"),
+        ("--03-15", "--03-15"),
+        ("Mar 15", "--03-15"),
+        ("Sept 3rd", "--09-03"),
+        ("02-29", "--02-29"),
+        ("04/05", "--04-05"),
+    ],
+)
+def test_parse_birthday_reads_the_ways_people_write_a_birthday(raw, expected):
+    assert parse_birthday(raw, today=TODAY) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("02-30", "'02-30' is not a real date"),
+        ("13/13", "'13/13' is not a real date"),
+        ("1990-13-01", "'1990-13-01' is not a real date"),
+        ("1990-02-29", "'1990-02-29' is not a real date"),
+        ("19901301", "'19901301' is not a real date"),
+        ("901301", "'901301' is not a real date"),
+        ("1899-12-31", "'1899-12-31' is before 1900"),
+        ("2026-06-02", "'2026-06-02' is in the future"),
+        (date(2030, 1, 1), "'2030-01-01' is in the future"),
+        ("1990", "'1990' is not a recognised date"),
+        ("생일 모름", "'생일 모름' is not a recognised date"),
+        ("Smarch 15", "'Smarch 15' is not a recognised date"),
+        ("1990-03-15-01", "'1990-03-15-01' is not a recognised date"),
+        (3.5, "3.5 is not a recognised date"),
+        (True, "True is not a recognised date"),
+    ],
+)
+def test_parse_birthday_impossible_old_future_or_unreadable_dates_are_problems(raw, problem):
+    assert parse_birthday(raw, today=TODAY) == (None, problem)
+
+
+def test_parse_birthday_two_digit_year_is_the_latest_century_not_in_the_future():
+    assert parse_birthday("260531", today=TODAY) == ("2026-05-31", None)
+    assert parse_birthday("260602", today=TODAY) == ("1926-06-02", None)
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_parse_birthday_blank_is_absent(raw):
+    assert parse_birthday(raw) == (None, None)
