@@ -58,6 +58,7 @@ CONTACT_SHEET_FIELDS: tuple[str, ...] = (
     "phone",
     "company",
     "consent_email",
+    "birthday",
 )
 ORDER_FIELDS: tuple[str, ...] = ("order_id", "order_at", "amount", "currency", "product", "quantity")
 # The columns of an order sheet that say who bought.
@@ -178,6 +179,18 @@ DEFAULT_SYNONYMS: dict[str, list[str]] = {
         "email consent",
         "newsletter",
     ],
+    "birthday": [
+        "생일",
+        "생년월일",
+        "출생일",
+        "출생일자",
+        "birthday",
+        "birth date",
+        "birthdate",
+        "date of birth",
+        "dob",
+        "born",
+    ],
 }
 
 # Order-sheet columns, plus the buyer names an order sheet uses on top of the contact synonyms. A plain
@@ -295,6 +308,12 @@ _CONSENT_TOPIC = ("마케팅", "광고", "수신", "marketing", "newsletter", "�
 _CONSENT_ANSWER = ("동의", "consent", "optin", "agree", "여부", "허용", "희망", "subscribe", "receive")
 _CONTAINS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("record_at", ("타임스탬프", "timestamp", "submittedat", "createdat", "updatedat"), ()),
+    # "생년월일을 입력해 주세요", "Your birthday"; not a birth year, place or age.
+    (
+        "birthday",
+        ("생일", "생년월일", "출생일", "birthday", "birthdate", "dateofbirth"),
+        ("장소", "지역", "place", "연도", "년도", "year", "나이", "age"),
+    ),
     ("email", ("이메일", "email", "메일주소", "전자우편"), ()),
     ("phone", ("연락처", "전화", "휴대", "핸드폰", "phone", "mobile", "모바일"), ("시간", "time")),
     (

@@ -24,7 +24,8 @@ Reader = Callable[[Path], FileRead]
 
 # Bump when a change to the readers should re-read files that already landed.
 # 2: order sheets are read into spreadsheets/orders and no longer as contact lists.
-READER_VERSION = 2
+# 3: birthday columns (생년월일, date of birth, ...) are read into raw_birthday and birthday.
+READER_VERSION = 3
 SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")  # not .txt: a note is not a table
 FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 

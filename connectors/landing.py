@@ -2,7 +2,7 @@
 
 Layout under ``DRIPLINE_HOME``::
 
-    landing/<source>/<entity>/_schema.parquet          zero rows, pins column types for dbt
+    landing/<source>/<entity>/_schema.parquet          zero rows, pins column types for dbt (current schema)
     landing/<source>/<entity>/<batch_id>.parquet       one immutable batch per ingested input
 
 A batch is written to a hidden temporary name in the same directory (one that the ``*.parquet`` glob of
@@ -52,6 +52,7 @@ CONTACT_RECORD_SCHEMA = pa.schema(
         pa.field("raw_phone", pa.string()),
         pa.field("raw_company", pa.string()),
         pa.field("raw_consent_email", pa.string()),
+        pa.field("raw_birthday", pa.string()),
         pa.field("raw_row", pa.string()),
         pa.field("attributes", pa.string()),
         pa.field("full_name", pa.string()),
@@ -60,6 +61,8 @@ CONTACT_RECORD_SCHEMA = pa.schema(
         pa.field("phone_type", pa.string()),
         pa.field("company", pa.string()),
         pa.field("consent_email", pa.bool_()),
+        # ISO 8601: YYYY-MM-DD, or --MM-DD when the source gives no year (normalize.parse_birthday).
+        pa.field("birthday", pa.string()),
         pa.field("field_issues", pa.string()),
         pa.field("rejection_reason", pa.string()),
     ]
@@ -159,14 +162,20 @@ class LandingZone:
         return self.root / self.source / self.entity
 
     def prepare(self) -> None:
-        """Create the directory and its schema file, and remove stale temporaries left by a crash."""
+        """Create the directory and its schema file, and remove stale temporaries left by a crash.
+
+        The schema file is rewritten when the schema has changed since it was written (a column added): it
+        holds no rows, and dbt reads every batch by name together with it, so the new column exists for
+        dbt even while every batch was landed before it (and is null in those). Batches stay untouched.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - STALE_TEMP_SECONDS
         for leftover in self.directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink(missing_ok=True)
         schema_path = self.directory / SCHEMA_FILE
-        if not schema_path.exists():
+        written = pq.read_schema(schema_path) if schema_path.exists() else None
+        if written is None or not written.equals(self.schema, check_metadata=False):
             self._atomic_write(self.schema.empty_table(), schema_path)
 
     @property

@@ -524,9 +524,11 @@ def _parse_birthday_text(text: str, shown: str, today: date) -> tuple[str | None
     if match := _BIRTHDAY_XY_YEAR.fullmatch(text):
         month, day = _month_first(int(match[1]), int(match[2]))
         return _birth_date(int(match[3]), month, day, shown, today)
-    if match := _BIRTHDAY_XY.fullmatch(text) or _BIRTHDAY_KOREAN_MONTH_DAY.fullmatch(text):
+    if match := _BIRTHDAY_XY.fullmatch(text):
         month, day = _month_first(int(match[1]), int(match[2]))
         return _birth_date(None, month, day, shown, today)
+    if match := _BIRTHDAY_KOREAN_MONTH_DAY.fullmatch(text):  # 월 and 일 say which is which
+        return _birth_date(None, int(match[1]), int(match[2]), shown, today)
     if match := _BIRTHDAY_NAMED_MONTH_FIRST.fullmatch(text):
         name, day, year = match[1], match[2], match[3]
     elif match := _BIRTHDAY_NAMED_DAY_FIRST.fullmatch(text):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from json.encoder import encode_basestring
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from connectors.normalize import (
     normalize_email,
     normalize_name,
     normalize_phone,
+    parse_birthday,
     parse_consent,
     parse_timestamp,
     time_zone,
@@ -44,6 +46,7 @@ RECORD_TUPLE = (
     "raw_phone",
     "raw_company",
     "raw_consent_email",
+    "raw_birthday",
     "raw_row",
     "attributes",
     "full_name",
@@ -52,6 +55,7 @@ RECORD_TUPLE = (
     "phone_type",
     "company",
     "consent_email",
+    "birthday",
     "field_issues",
     "rejection_reason",
 )
@@ -184,9 +188,27 @@ class TableRecords:
         self.extras = [i for i in range(len(headers)) if i not in mapping]
         field_index = {name: index for index, name in mapping.items()}
         # Missing fields point at -1: every row gets a trailing None, so a lookup needs no branch.
-        self.i_id, self.i_at, self.i_name, self.i_email, self.i_phone, self.i_company, self.i_consent = (
+        (
+            self.i_id,
+            self.i_at,
+            self.i_name,
+            self.i_email,
+            self.i_phone,
+            self.i_company,
+            self.i_consent,
+            self.i_birthday,
+        ) = (
             field_index.get(name, -1)
-            for name in ("record_id", "record_at", "name", "email", "phone", "company", "consent_email")
+            for name in (
+                "record_id",
+                "record_at",
+                "name",
+                "email",
+                "phone",
+                "company",
+                "consent_email",
+                "birthday",
+            )
         )
         self.seen_ids: dict[str, int] = {}
         self.report = SheetReport(
@@ -219,6 +241,7 @@ class TableRecords:
         raw_phone = texts[self.i_phone]
         raw_company = texts[self.i_company]
         raw_consent = texts[self.i_consent]
+        raw_birthday = texts[self.i_birthday]
         issues: list[str] = []
 
         if raw_email is None:
@@ -239,6 +262,14 @@ class TableRecords:
             consent, consent_problem = parse_consent(raw_consent)
             if consent_problem:
                 issues.append(f"consent_email: {consent_problem}")
+        if raw_birthday is None:
+            birthday = None
+        else:
+            # An Excel date cell is read as the date it holds, not as its text.
+            cell = values[self.i_birthday] if values is not None else None
+            birthday, birthday_problem = parse_birthday(cell if isinstance(cell, date) else raw_birthday)
+            if birthday_problem:
+                issues.append(f"birthday: {birthday_problem}")
 
         # A row is dated by its own date cell or not at all: a file's save time says nothing about when
         # its rows were captured, and record_at orders consent answers downstream.
@@ -280,6 +311,7 @@ class TableRecords:
                 raw_phone,
                 raw_company,
                 raw_consent,
+                raw_birthday,
                 raw_row,
                 attributes,
                 normalize_name(raw_name) if raw_name is not None else None,
@@ -288,6 +320,7 @@ class TableRecords:
                 phone_type,
                 normalize_company(raw_company) if raw_company is not None else None,
                 consent,
+                birthday,
                 "; ".join(issues) if issues else None,
                 rejection,
             )
@@ -305,9 +338,9 @@ class TableRecords:
                 self.sheet,
                 row_number,
                 builder.row_key(self.sheet, row_number),
-                *(None,) * 6,
+                *(None,) * 7,
                 _JSON.encode(raw_row),
-                *(None,) * 8,
+                *(None,) * 9,
                 f"{self.where}{row_number}: {reason}",
             )
         )

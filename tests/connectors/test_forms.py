@@ -414,3 +414,42 @@ def test_unsupported_form_file_type_is_unreadable(inbox):
     path.write_text("<form/>", encoding="utf-8")
     with pytest.raises(UnreadableFileError, match=r"form\.xml: not a form export"):
         read_form_export(path, inbox_dir=inbox)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp949"])
+def test_korean_google_forms_date_question_is_the_birthday(inbox, write_csv, encoding):
+    rows = [
+        ["타임스탬프", "성함", "연락처", "생년월일을 입력해 주세요"],
+        ["2024. 3. 5 오후 2:31:07", "김민수", "010-2345-6789", "1990. 3. 15"],
+        ["2024. 3. 5 오후 2:40:00", "이영희", "010-2345-6790", "3월 15일"],
+        ["2024. 3. 5 오후 2:50:00", "박지훈", "010-2345-6791", "1990. 2. 30"],
+    ]
+    result = read_form_export(write_csv(inbox / "신청.csv", rows, encoding=encoding), inbox_dir=inbox)
+    assert result.sheets[0].mapping["생년월일을 입력해 주세요"] == "birthday"
+    first, second, third = _records(result)
+    assert (first["birthday"], second["birthday"]) == ("1990-03-15", "--03-15")
+    assert (third["birthday"], third["raw_birthday"]) == (None, "1990. 2. 30")
+    assert third["field_issues"] == "birthday: '1990. 2. 30' is not a real date"
+    assert third["rejection_reason"] is None
+
+
+def test_english_google_forms_date_answer_is_month_first(inbox, write_csv):
+    rows = [
+        ["Timestamp", "Email Address", "Date of birth"],
+        ["3/5/2024 14:31:07", "ann@x.com", "4/5/1990"],
+        ["3/5/2024 14:32:07", "bob@x.com", "25/12/1988"],
+    ]
+    first, second = _records(read_form_export(write_csv(inbox / "form.csv", rows), inbox_dir=inbox))
+    assert (first["birthday"], second["birthday"]) == ("1990-04-05", "1988-12-25")
+
+
+def test_webhook_payload_birthday_is_read_from_a_nested_key(inbox):
+    payloads = [
+        {"id": "lp_a4886cf4c2f0", "data": {"email": "kim@x.com", "birthday": "1990-03-15"}},
+        {"id": "lp_b4886cf4c2f0", "data": {"email": "lee@x.com", "birthday": 19850702}},
+    ]
+    path = inbox / "hooks.json"
+    path.write_text(json.dumps(payloads), encoding="utf-8")
+    result = read_form_export(path, inbox_dir=inbox)
+    assert result.sheets[0].mapping["data.birthday"] == "birthday"
+    assert [r["birthday"] for r in _records(result)] == ["1990-03-15", "1985-07-02"]

@@ -58,6 +58,14 @@ def test_every_default_synonym_names_a_known_field():
         *[(h, "consent_email") for h in ["수신동의", "Marketing consent", "Email opt-in", "Newsletter"]],
         *[(h, "record_at") for h in ["등록일", "등록일시", "수정일", "작성일", "일자", "날짜", "Updated at"]],
         *[(h, "record_at") for h in ["created_at", "Date", "Timestamp", "타임스탬프", "submitted_at"]],
+        *[
+            (h, "birthday")
+            for h in ["생일", "생년월일", "생년월일(8자리)", "출생일", "birthday", "Birth Date"]
+        ],
+        *[
+            (h, "birthday")
+            for h in ["date of birth", "date_of_birth", "DOB", "Birthday (MM/DD)", "생일 (월/일)"]
+        ],
     ],
 )
 def test_map_headers_knows_korean_and_english_synonyms(header, field):
@@ -80,6 +88,10 @@ def test_map_headers_knows_korean_and_english_synonyms(header, field):
         ("What is your phone number?", "phone"),
         ("소속 회사", "company"),
         ("성함을 알려주세요", "name"),
+        ("생년월일을 입력해 주세요", "birthday"),
+        ("고객님의 생일은 언제인가요?", "birthday"),
+        ("What is your date of birth?", "birthday"),
+        ("Your birthday", "birthday"),
     ],
 )
 def test_map_headers_maps_long_form_questions_by_containment(header, field):
@@ -95,6 +107,10 @@ def test_map_headers_maps_long_form_questions_by_containment(header, field):
         "회사 주소",
         "연락 가능한 시간",
         "메모",
+        "출생지",
+        "출생연도",
+        "Place of birth",
+        "Birth year",
     ],
 )
 def test_map_headers_leaves_privacy_consent_and_unrelated_columns_unmapped(header):
@@ -117,6 +133,11 @@ def test_map_headers_extra_synonyms_extend_the_defaults():
         1: "phone",
         2: "email",
     }
+
+
+def test_map_headers_extra_synonyms_extend_the_birthday_field():
+    assert map_headers(["이메일", "태어난 날"]) == {0: "email"}
+    assert map_headers(["이메일", "태어난 날"], {"birthday": ["태어난 날"]}) == {0: "email", 1: "birthday"}
 
 
 def test_map_headers_rejects_extra_synonyms_for_an_unknown_field():

@@ -2,6 +2,7 @@ import os
 import time
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -76,3 +77,36 @@ def test_prepare_removes_stale_temporaries_of_a_crashed_writer_but_not_fresh_one
     assert fresh.exists()
     # A temporary never matches the glob dbt reads.
     assert not fresh.name.endswith(".parquet")
+
+
+def _before_birthdays(schema):
+    return pa.schema([f for f in schema if f.name not in ("raw_birthday", "birthday")])
+
+
+def test_prepare_brings_an_old_schema_file_up_to_date_and_leaves_old_batches_as_they_landed(tmp_path):
+    """A home landed before birthdays existed: its schema file and batches lack the columns."""
+    zone = LandingZone(tmp_path / "landing", "spreadsheets", "contacts")
+    zone.directory.mkdir(parents=True)
+    old_schema = _before_birthdays(CONTACT_RECORD_SCHEMA)
+    pq.write_table(old_schema.empty_table(), zone.directory / SCHEMA_FILE)
+    old_row = {**_row(1), "_load_id": "old", "_loaded_at": datetime(2024, 1, 1, tzinfo=UTC)}
+    pq.write_table(pa.Table.from_pylist([old_row], schema=old_schema), zone.batch_path("old"))
+    old_bytes = zone.batch_path("old").read_bytes()
+
+    zone.prepare()
+    zone.write_batch("new", [{**_row(2), "raw_birthday": "1990. 3. 15", "birthday": "1990-03-15"}])
+
+    assert pq.read_schema(zone.directory / SCHEMA_FILE).equals(CONTACT_RECORD_SCHEMA, check_metadata=False)
+    assert zone.batch_path("old").read_bytes() == old_bytes
+    table = zone.read_columns(["source_record_id", "birthday"]).sort_by("source_record_id")
+    assert table.to_pylist() == [
+        {"source_record_id": "a.csv::row=1", "birthday": None},
+        {"source_record_id": "a.csv::row=2", "birthday": "1990-03-15"},
+    ]
+
+
+def test_prepare_leaves_a_current_schema_file_alone(zone):
+    schema_file = zone.directory / SCHEMA_FILE
+    before = schema_file.stat().st_ino  # a rewrite renames a new file into place
+    zone.prepare()
+    assert schema_file.stat().st_ino == before

@@ -518,6 +518,7 @@ def test_parse_birthday_reads_the_ways_people_write_a_birthday(raw, expected):
     [
         ("02-30", "'02-30' is not a real date"),
         ("13/13", "'13/13' is not a real date"),
+        ("13월 1일", "'13월 1일' is not a real date"),
         ("1990-13-01", "'1990-13-01' is not a real date"),
         ("1990-02-29", "'1990-02-29' is not a real date"),
         ("19901301", "'19901301' is not a real date"),

@@ -89,6 +89,7 @@ def test_csv_record_carries_raw_and_normalised_values(inbox, write_csv):
         "raw_phone": "010-2345-6789",
         "raw_company": "(주)가나",
         "raw_consent_email": None,
+        "raw_birthday": None,
         "raw_row": json.dumps(dict(zip(HEADER, ROWS[0], strict=True)), ensure_ascii=False),
         "attributes": '{"메모": "VIP"}',
         "full_name": "김민수",
@@ -97,6 +98,7 @@ def test_csv_record_carries_raw_and_normalised_values(inbox, write_csv):
         "phone_type": "mobile",
         "company": "(주)가나",
         "consent_email": None,
+        "birthday": None,
         "field_issues": None,
         "rejection_reason": None,
     }
@@ -526,3 +528,73 @@ def test_a_sheet_of_names_without_any_channel_is_skipped_with_a_reason(inbox, wr
     result = read_spreadsheet(path, inbox_dir=inbox)
     assert result.table.num_rows == 1
     assert next(s for s in result.sheets if s.sheet == "참석자").skipped_reason
+
+
+BIRTHDAY_ROWS = [
+    ["이름", "휴대폰", "생년월일(8자리)"],
+    ["김민수", "010-2345-6789", "19900315"],
+    ["이영희", "010-2345-6790", "1985. 7. 2."],
+    ["박지훈", "010-2345-6791", "1992년 11월 30일"],
+    ["최서연", "010-2345-6792", "900315"],
+    ["정하나", "010-2345-6793", "02-30"],
+    ["한지우", "010-2345-6794", ""],
+]
+
+
+def test_cp949_csv_birthday_column_is_read_and_a_bad_one_is_a_field_issue(inbox, write_csv):
+    path = write_csv(inbox / "회원명단.csv", BIRTHDAY_ROWS, encoding="cp949")
+    result = read_spreadsheet(path, inbox_dir=inbox)
+    assert result.encoding == "cp949"
+    assert result.sheets[0].mapping["생년월일(8자리)"] == "birthday"
+    records = _records(result)
+    assert [r["birthday"] for r in records] == [
+        "1990-03-15",
+        "1985-07-02",
+        "1992-11-30",
+        "1990-03-15",
+        None,
+        None,
+    ]
+    assert [r["raw_birthday"] for r in records] == [row[2] or None for row in BIRTHDAY_ROWS[1:]]
+    bad = records[4]
+    assert bad["rejection_reason"] is None
+    assert bad["phone"] == "+821023456793"
+    assert bad["field_issues"] == "birthday: '02-30' is not a real date"
+    assert [r["field_issues"] for r in records if r is not bad] == [None] * 5
+    assert all(r["attributes"] is None for r in records)
+
+
+def test_csv_birthday_without_a_year_and_day_first_when_it_cannot_be_a_month(inbox, write_csv):
+    rows = [
+        ["name", "email", "Birthday (MM/DD)"],
+        ["Ann", "ann@x.com", "3/15"],
+        ["Bob", "bob@x.com", "15/03"],
+        ["Cy", "cy@x.com", "04/05"],
+        ["Di", "di@x.com", "1890-01-01"],
+    ]
+    records = _records(read_spreadsheet(write_csv(inbox / "us.csv", rows), inbox_dir=inbox))
+    assert [r["birthday"] for r in records] == ["--03-15", "--03-15", "--04-05", None]
+    assert records[3]["raw_birthday"] == "1890-01-01"
+    assert records[3]["field_issues"] == "birthday: '1890-01-01' is before 1900"
+
+
+def test_xlsx_birthday_date_cells_are_read_as_dates(inbox, write_xlsx):
+    path = write_xlsx(
+        inbox / "members.xlsx",
+        {
+            "회원": [
+                ["이름", "이메일", "생일"],
+                ["김민수", "minsu@hanbit.kr", datetime(1990, 3, 15)],
+                ["이영희", "younghee@hanbit.kr", date(1985, 7, 2)],
+                ["박지훈", "jihoon@hanbit.kr", 19921130],
+                ["최서연", "seoyeon@hanbit.kr", "3월 15일"],
+                ["정하나", "hana@hanbit.kr", "13월 1일"],
+            ]
+        },
+    )
+    records = _records(read_spreadsheet(path, inbox_dir=inbox))
+    assert [r["birthday"] for r in records] == ["1990-03-15", "1985-07-02", "1992-11-30", "--03-15", None]
+    assert records[0]["raw_birthday"].startswith("1990-03-15")
+    assert records[2]["raw_birthday"] == "19921130"
+    assert records[4]["field_issues"] == "birthday: '13월 1일' is not a real date"
+    assert records[4]["rejection_reason"] is None

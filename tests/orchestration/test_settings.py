@@ -36,11 +36,16 @@ def test_a_dotenv_file_in_the_working_directory_is_read(monkeypatch, tmp_path):
     assert settings.ingest_workers == 1
 
 
+def test_header_synonyms_can_extend_the_birthday_field(monkeypatch):
+    monkeypatch.setenv("DRIPLINE_HEADER_SYNONYMS", '{"birthday": ["태어난 날"]}')
+    assert DriplineSettings().header_synonyms == {"birthday": ["태어난 날"]}
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
         ("DRIPLINE_DEFAULT_REGION", "XX", "unknown phone region"),
-        ("DRIPLINE_HEADER_SYNONYMS", '{"birthday": ["생일"]}', "unknown field"),
+        ("DRIPLINE_HEADER_SYNONYMS", '{"nickname": ["별명"]}', "unknown field"),
         ("DRIPLINE_INGEST_WORKERS", "0", "greater than or equal to 1"),
     ],
 )
