@@ -68,6 +68,7 @@ DEFAULT_PROPERTIES: dict[str, tuple[str, ...]] = {
         "phone",
         "mobilephone",
         "company",
+        "date_of_birth",
         "lifecyclestage",
         "hubspot_owner_id",
         "createdate",

@@ -15,9 +15,11 @@ live version in staging. (A record purged for GDPR is not listed anywhere; it ke
 Associations (contact → company, deal → contact and company) come only with a list walk: search returns
 none. So ``_cursor`` names the walk of each page (``list``, ``archived`` or ``search <filter>``, then the
 ``after`` it was requested with), and staging reads a record's associations from its latest version landed
-by a list walk. A fetched record whose ``(updated_at, is_deleted)`` (and, on a list walk, associations)
-equals its latest landed version is counted unchanged and not landed again; staging keeps the latest version
-per record_id by ``updated_at``, a tie going to the later landing, as ``pipedrive_sync`` does.
+by a list walk. A fetched record whose ``(updated_at, is_deleted)`` (and, on a list walk, associations; for
+a contact, its ``date_of_birth``) equals its latest landed version is counted unchanged and not landed again,
+so a full refresh lands the birthdays of contacts last landed before ``date_of_birth`` was asked for; staging
+keeps the latest version per record_id by ``updated_at``, a tie going to the later landing, as
+``pipedrive_sync`` does.
 Contacts also carry Dripline's normalised contact columns, filled by the same ``TableRecords`` the file
 readers use.
 """
@@ -43,8 +45,16 @@ from connectors.records import RecordBuilder, TableRecords
 __all__ = ["SOURCE", "SyncReport", "contact_columns", "landing_zone", "sync_entity"]
 
 SOURCE = "hubspot"
-_CONTACT_HEADERS = ["id", "name", "email", "phone", "company", "lastmodifieddate"]
-_CONTACT_MAPPING = {0: "record_id", 1: "name", 2: "email", 3: "phone", 4: "company", 5: "record_at"}
+_CONTACT_HEADERS = ["id", "name", "email", "phone", "company", "lastmodifieddate", "date_of_birth"]
+_CONTACT_MAPPING = {
+    0: "record_id",
+    1: "name",
+    2: "email",
+    3: "phone",
+    4: "company",
+    5: "record_at",
+    6: "birthday",
+}
 _CONTACT_COLUMNS = [f.name for f in API_CONTACT_RECORD_SCHEMA if f.name not in API_RECORD_SCHEMA.names]
 _VERSION_COLUMNS = ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted"]
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -119,7 +129,7 @@ def _page_rows(
     client: HubSpotClient,
     page: Page,
     report: SyncReport,
-    landed: dict[str, tuple[datetime | None, bool]],
+    landed: dict[str, tuple[datetime | None, bool, str | None]],
     linked: dict[str, str],
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """``(landing row, record)`` of each record of a page that changed since its latest landed version,
@@ -129,11 +139,12 @@ def _page_rows(
         record_id = record["id"]
         updated_at = _updated_at(client, page, record)
         is_deleted = bool(record.get("archived"))
+        birthday = _text(record["properties"].get("date_of_birth")) if page.entity == "contacts" else None
         associations = _associations(record) if _is_list_walk(page) else None
         before = landed.get(record_id)
         report.records_fetched += 1
         same_links = associations is None or linked.get(record_id) == associations
-        if before == (updated_at, is_deleted) and same_links:
+        if before == (updated_at, is_deleted, birthday) and same_links:
             report.records_unchanged += 1
             continue
         if is_deleted:
@@ -142,7 +153,7 @@ def _page_rows(
             report.records_new += 1
         else:
             report.records_updated += 1
-        landed[record_id] = (updated_at, is_deleted)
+        landed[record_id] = (updated_at, is_deleted, birthday)
         if associations is not None:
             linked[record_id] = associations
         row = {"record_id": record_id, "updated_at": updated_at, "is_deleted": is_deleted}
@@ -211,8 +222,8 @@ def contact_columns(
     contacts: list[dict[str, Any]], *, region: str = "KR", local_tz: str = "Asia/Seoul"
 ) -> pa.Table:
     """The contact columns of HubSpot contacts, in order: name (firstname lastname), email, phone (else
-    mobile phone) and company go through the same ``TableRecords`` as a spreadsheet row, so they are
-    normalised exactly alike."""
+    mobile phone), company and birthday (``date_of_birth``) go through the same ``TableRecords`` as a
+    spreadsheet row, so they are normalised exactly alike."""
     builder = RecordBuilder(
         source=SOURCE,
         relative_file="",
@@ -242,6 +253,7 @@ def contact_columns(
             _text(properties.get("phone")) or _text(properties.get("mobilephone")),
             _text(properties.get("company")),
             _text(properties.get("lastmodifieddate")),
+            _text(properties.get("date_of_birth")),
         ]
         number = int(contact["id"]) if contact["id"].isdigit() else table.report.rows_read + 1
         table.add(number, texts)
@@ -255,16 +267,20 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _landed_state(zone: LandingZone) -> dict[str, tuple[datetime | None, bool]]:
-    """``{record_id: (updated_at, is_deleted)}`` of the latest landed version of every record."""
-    table = zone.read_columns(_VERSION_COLUMNS)
+def _landed_state(zone: LandingZone) -> dict[str, tuple[datetime | None, bool, str | None]]:
+    """``{record_id: (updated_at, is_deleted, raw_birthday)}`` of the latest landed version of every record;
+    raw_birthday is None for companies and deals, and in batches landed before contacts carried it."""
+    contacts = zone.schema is API_CONTACT_RECORD_SCHEMA
+    table = zone.read_columns([*_VERSION_COLUMNS, "raw_birthday"] if contacts else _VERSION_COLUMNS)
     latest = table.take(_latest_indices(table))
+    birthdays = latest.column("raw_birthday").to_pylist() if contacts else [None] * latest.num_rows
     return {
-        record_id: (updated_at, is_deleted)
-        for record_id, updated_at, is_deleted in zip(
+        record_id: (updated_at, is_deleted, birthday)
+        for record_id, updated_at, is_deleted, birthday in zip(
             latest.column("record_id").to_pylist(),
             latest.column("updated_at").to_pylist(),
             latest.column("is_deleted").to_pylist(),
+            birthdays,
             strict=True,
         )
     }

@@ -5,9 +5,10 @@ every page as its own batch (``<sync_id>-p<page>``) before asking for the next, 
 keeps the pages it landed. ``updated_since`` is derived from what has durably landed: the largest
 ``updated_at`` in the entity's batches (from the parquet footers) minus an overlap, so the cursor can never
 run ahead of written data, and a re-run after a crash fetches again from the last landed page. A fetched
-record whose ``(updated_at, is_deleted)`` (and, for a person, organization name) equals its latest landed
-version is counted as unchanged and not landed again, so overlaps and nightly full refreshes do not grow
-the landing zone. Staging keeps the latest version per record_id by ``updated_at``, a tie going to the later
+record whose ``(updated_at, is_deleted)`` (and, for a person, organization name and birthday) equals its
+latest landed version is counted as unchanged and not landed again, so overlaps and nightly full refreshes
+do not grow the landing zone, while a full refresh lands the birthday of a person last landed before persons
+carried one. Staging keeps the latest version per record_id by ``updated_at``, a tie going to the later
 landing (``_loaded_at``, then ``_load_id``) exactly as ``_latest_indices`` does here.
 
 Deals are walked with every status, deleted included, in one walk ordered by update time, and are never
@@ -54,14 +55,25 @@ __all__ = [
 
 SOURCE = "pipedrive"
 # The cells of a person that Dripline normalises, in the shape a file reader maps a header row.
-_PERSON_HEADERS = ["id", "name", "email", "phone", "organization", "update_time"]
-_PERSON_MAPPING = {0: "record_id", 1: "name", 2: "email", 3: "phone", 4: "company", 5: "record_at"}
+_PERSON_HEADERS = ["id", "name", "email", "phone", "organization", "update_time", "birthday"]
+_PERSON_MAPPING = {
+    0: "record_id",
+    1: "name",
+    2: "email",
+    3: "phone",
+    4: "company",
+    5: "record_at",
+    6: "birthday",
+}
 _CONTACT_COLUMNS = [f.name for f in API_CONTACT_RECORD_SCHEMA if f.name not in API_RECORD_SCHEMA.names]
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # A full-refresh reconcile that would tombstone more than this share of the live landed records is refused.
 MASS_DELETION_SHARE = 0.2
 # The columns that pick the latest landed version of a record (see _latest_indices).
 _VERSION_COLUMNS = ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted"]
+# The contact columns of a person that make a re-fetch with the same update time a new version: the name of
+# its organization (which changes without touching the person) and its birthday as given.
+_PERSON_STATE = ("company", "raw_birthday")
 
 
 class MassDeletionError(RuntimeError):
@@ -286,8 +298,9 @@ def person_contacts(
     region: str = "KR",
     local_tz: str = "Asia/Seoul",
 ) -> pa.Table:
-    """The contact columns of persons, in order: name, primary email, primary phone and organization name
-    go through the same ``TableRecords`` as a spreadsheet row, so they are normalised exactly alike."""
+    """The contact columns of persons, in order: name, primary email, primary phone, organization name and
+    birthday go through the same ``TableRecords`` as a spreadsheet row, so they are normalised exactly
+    alike."""
     builder = RecordBuilder(
         source=SOURCE,
         relative_file="",
@@ -313,6 +326,7 @@ def person_contacts(
             _primary(person.get("phones")),
             _organization_name(person, org_names),
             _text(person.get("update_time")),
+            _text(person.get("birthday")),
         ]
         # The id is never empty, so no person is skipped as a blank row; it numbers the rejection message.
         number = int(person["id"]) if str(person["id"]).isdigit() else table.report.rows_read + 1
@@ -370,51 +384,66 @@ class _Version:
     is_deleted: bool
     load_id: str
     company: str | None = None
+    raw_birthday: str | None = None
 
 
 def _landed_state(zone: LandingZone) -> dict[str, _Version]:
-    """The latest landed version of every record, from the version columns alone (and a person's company)."""
+    """The latest landed version of every record, from the version columns alone (and a person's company
+    and birthday as given; null in batches landed before persons carried it)."""
     contacts = zone.schema is API_CONTACT_RECORD_SCHEMA
-    table = zone.read_columns([*_VERSION_COLUMNS, "company"] if contacts else _VERSION_COLUMNS)
+    table = zone.read_columns([*_VERSION_COLUMNS, *_PERSON_STATE] if contacts else _VERSION_COLUMNS)
     latest = table.take(_latest_indices(table))
-    n = latest.num_rows
-    companies = latest.column("company").to_pylist() if contacts else [None] * n
     return {
-        record_id: _Version(updated_at, is_deleted, load_id, company)
-        for record_id, updated_at, is_deleted, load_id, company in zip(
+        record_id: _Version(updated_at, is_deleted, load_id, *person)
+        for record_id, updated_at, is_deleted, load_id, person in zip(
             latest.column("record_id").to_pylist(),
             latest.column("updated_at").to_pylist(),
             latest.column("is_deleted").to_pylist(),
             latest.column("_load_id").to_pylist(),
-            companies,
+            _person_states(latest),
             strict=True,
         )
     }
 
 
-def _row_versions(table: pa.Table) -> list[tuple[str, tuple[datetime | None, bool, str | None]]]:
-    """``(record_id, (updated_at, is_deleted, company))`` of each row of a page table, in order."""
-    ids = table.column("record_id").to_pylist()
-    companies = table.column("company").to_pylist() if "company" in table.column_names else [None] * len(ids)
-    states = zip(
-        table.column("updated_at").to_pylist(), table.column("is_deleted").to_pylist(), companies, strict=True
+def _person_states(table: pa.Table) -> list[tuple[str | None, ...]]:
+    """``_PERSON_STATE`` of each row; all None for a table without contact columns."""
+    if _PERSON_STATE[0] not in table.column_names:
+        return [(None,) * len(_PERSON_STATE)] * table.num_rows
+    return list(zip(*(table.column(name).to_pylist() for name in _PERSON_STATE), strict=True))
+
+
+def _row_versions(table: pa.Table) -> list[tuple[str, tuple[object, ...]]]:
+    """``(record_id, (updated_at, is_deleted, company, raw_birthday))`` of each row of a page table."""
+    rows = zip(
+        table.column("record_id").to_pylist(),
+        table.column("updated_at").to_pylist(),
+        table.column("is_deleted").to_pylist(),
+        _person_states(table),
+        strict=True,
     )
-    return list(zip(ids, states, strict=True))
+    return [
+        (record_id, (updated_at, is_deleted, *person)) for record_id, updated_at, is_deleted, person in rows
+    ]
 
 
 def _changed_rows(table: pa.Table, landed: Mapping[str, _Version]) -> pa.Table:
     """The rows of a page table that differ from the latest landed version of their record (updated_at,
-    is_deleted and, for a person, the organization name it carries): an unchanged re-fetch is not landed."""
+    is_deleted and, for a person, the organization name and birthday it carries): an unchanged re-fetch is
+    not landed."""
     keep = []
     for record_id, state in _row_versions(table):
         version = landed.get(record_id)
-        keep.append(version is None or (version.updated_at, version.is_deleted, version.company) != state)
+        keep.append(
+            version is None
+            or (version.updated_at, version.is_deleted, version.company, version.raw_birthday) != state
+        )
     return table.filter(pa.array(keep, pa.bool_()))
 
 
 def _versions(table: pa.Table, load_id: str) -> dict[str, _Version]:
     """The versions the rows of a page table landed as, in batch ``load_id``."""
-    return {record_id: _Version(*state[:2], load_id, state[2]) for record_id, state in _row_versions(table)}
+    return {record_id: _Version(*state[:2], load_id, *state[2:]) for record_id, state in _row_versions(table)}
 
 
 def _organization_names(zone: LandingZone) -> dict[str, str]:

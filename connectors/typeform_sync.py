@@ -22,8 +22,8 @@ sync raises ``MassDeletionError`` instead and tombstones nothing, unless ``allow
 
 The contact columns come from the same ``TableRecords`` the file readers use: the answers, keyed by field
 ref (hidden fields as ``hidden.<name>``), are the columns, and ``map_headers`` finds name, email, phone,
-company and marketing consent among the refs, then, for fields no ref named, among the question titles.
-Every other answer goes to ``attributes``.
+company, marketing consent and birthday (a date question such as "생년월일" or ref ``birthday``) among the
+refs, then, for fields no ref named, among the question titles. Every other answer goes to ``attributes``.
 """
 
 from __future__ import annotations

@@ -139,3 +139,48 @@ def test_a_record_without_a_modification_time_fails_the_page_and_lands_nothing_o
         sync_entity(client, zone, overlap=OVERLAP)
 
     assert zone.batch_ids() == []
+
+
+def test_a_contact_date_of_birth_is_asked_for_and_lands_as_the_birthday(fake, client, tmp_path):
+    birthdays = {1: "1990-03-15", 2: None, 3: "15/03", 4: "next spring"}
+    fake.add(
+        "contacts", *(contact(i, email=f"c{i}@haneul.kr", date_of_birth=b) for i, b in birthdays.items())
+    )
+    zone = landing_zone(tmp_path, "contacts")
+    sync_entity(client, zone, overlap=OVERLAP)
+    later = EPOCH + timedelta(hours=1)
+    fake.add("contacts", contact(5, email="c5@haneul.kr", date_of_birth="1985. 7. 2.", modified=later))
+
+    sync_entity(client, zone, overlap=OVERLAP)  # a search walk asks for the same properties
+
+    assert "date_of_birth" in fake.requests[0].query["properties"].split(",")
+    rows = [(r["record_id"], r["raw_birthday"], r["birthday"], r["field_issues"]) for r in landed(zone)]
+    assert rows == [
+        ("1", "1990-03-15", "1990-03-15", None),
+        ("2", None, None, None),
+        ("3", "15/03", "--03-15", None),
+        ("4", "next spring", None, "birthday: 'next spring' is not a recognised date"),
+        ("5", "1985. 7. 2.", "1985-07-02", None),
+    ]
+    assert landed(zone)[-1]["_cursor"].startswith("search ")
+
+
+def test_a_full_refresh_lands_the_birthdays_of_contacts_landed_before_they_were_asked_for(
+    fake, client, tmp_path
+):
+    fake.add("contacts", *(contact(i) for i in range(1, 5)))
+    zone = landing_zone(tmp_path, "contacts")
+    sync_entity(client, zone, overlap=OVERLAP)
+    for path in [*(zone.batch_path(b) for b in zone.batch_ids()), zone.directory / "_schema.parquet"]:
+        pq.write_table(pq.read_table(path).drop_columns(["raw_birthday", "birthday"]), path)
+    for record_id in ("1", "3"):
+        fake.store.records["contacts"][record_id]["properties"]["date_of_birth"] = "1990-03-15"
+
+    zone.prepare()
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+    again = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert full.rows_landed == 2
+    relanded = [(r["record_id"], r["birthday"]) for r in landed(zone) if r["_sync_id"] == full.sync_id]
+    assert relanded == [("1", "1990-03-15"), ("3", "1990-03-15")]
+    assert again.rows_landed == 0

@@ -346,3 +346,52 @@ def test_the_landed_cursor_is_read_from_parquet_statistics(tmp_path):
         ],
     )
     assert zone.max_value("updated_at") == datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def _as_landed_before_birthdays(zone) -> None:
+    """Rewrite the zone's batches and schema file as a version without birthday columns landed them."""
+    for path in [*(zone.batch_path(b) for b in zone.batch_ids()), zone.directory / "_schema.parquet"]:
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns(["raw_birthday", "birthday"]), path)
+
+
+def test_a_person_birthday_lands_normalised_and_a_bad_one_is_a_field_issue(fake, client, tmp_path):
+    fake.add(
+        "persons",
+        person(1, email="p1@haneul.kr", birthday="1990-03-15"),
+        person(2, email="p2@haneul.kr"),
+        person(3, email="p3@haneul.kr", birthday="1990-02-30"),
+    )
+    zone = landing_zone(tmp_path, "persons")
+
+    sync_entity(client, zone, overlap=OVERLAP)
+
+    rows = [(r["record_id"], r["raw_birthday"], r["birthday"], r["field_issues"]) for r in landed(zone)]
+    assert rows == [
+        ("1", "1990-03-15", "1990-03-15", None),
+        ("2", None, None, None),
+        ("3", "1990-02-30", None, "birthday: '1990-02-30' is not a real date"),
+    ]
+    assert all(r["rejection_reason"] is None for r in landed(zone))
+
+
+def test_a_full_refresh_lands_the_birthdays_of_persons_landed_before_birthdays_were_read(
+    fake, client, tmp_path
+):
+    fake.add("persons", *people(*range(1, 5)))
+    zone = landing_zone(tmp_path, "persons")
+    sync_entity(client, zone, overlap=OVERLAP)
+    _as_landed_before_birthdays(zone)
+    for person_id in (1, 2):
+        fake.records["persons"][person_id]["birthday"] = (
+            "1990-03-15"  # given all along, update_time unchanged
+        )
+
+    zone.prepare()
+    full = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+    again = sync_entity(client, zone, overlap=OVERLAP, full_refresh=True)
+
+    assert (full.rows_landed, full.records_unchanged, full.records_deleted) == (2, 4, 0)
+    relanded = [(r["record_id"], r["birthday"]) for r in landed(zone) if r["_sync_id"] == full.sync_id]
+    assert relanded == [("1", "1990-03-15"), ("2", "1990-03-15")]
+    assert again.rows_landed == 0

@@ -264,3 +264,44 @@ def test_an_answer_without_a_value_fails_the_sync_naming_the_page_and_lands_noth
 
     assert [row["record_id"] for row in landed(responses_zone(tmp_path))] == ["r005", "r004", "r003"]
     assert last_complete_until(walks_zone(tmp_path), FORM_ID) is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "title"),
+    [
+        pytest.param("d4e5f6", "생년월일을 알려주세요", id="named-by-its-title"),
+        pytest.param("birthday", "언제 태어나셨나요?", id="named-by-its-ref"),
+    ],
+)
+def test_a_date_question_naming_a_birthday_lands_as_the_birthday(fake, client, tmp_path, ref, title):
+    fake.add_form(
+        form(
+            "Bd4yForm",
+            question("em01", "email", "email", "이메일"),
+            question("dt01", ref, "date", title),
+            question("dt02", "visit", "date", "방문 희망일"),
+        )
+    )
+    fake.add_responses(
+        "Bd4yForm",
+        *(
+            response(
+                f"b{n:03d}",
+                answer("em01", "email", "email", "email", f"user{n}@haneul.kr"),
+                answer("dt01", ref, "date", "date", birthday),
+                answer("dt02", "visit", "date", "date", "2025-04-01"),
+                submitted=EPOCH + timedelta(minutes=n),
+            )
+            for n, birthday in ((1, "1990-03-15"), (2, "1990-02-30"))
+        ),
+    )
+
+    sync_form(client, responses_zone(tmp_path), walks_zone(tmp_path), "Bd4yForm", overlap=OVERLAP, now=NOW)
+
+    rows = sorted(landed(responses_zone(tmp_path)), key=lambda row: row["record_id"])
+    assert [(r["raw_birthday"], r["birthday"]) for r in rows] == [
+        ("1990-03-15", "1990-03-15"),
+        ("1990-02-30", None),
+    ]
+    assert rows[1]["field_issues"] == "birthday: '1990-02-30' is not a real date"
+    assert json.loads(rows[0]["attributes"]) == {"visit": "2025-04-01"}

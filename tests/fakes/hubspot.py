@@ -104,6 +104,7 @@ def contact(
     phone: str | None = "02-123-4567",
     mobilephone: str | None = None,
     company: str | None = "Acme Korea",
+    date_of_birth: str | None = None,
     archived: bool = False,
 ) -> dict[str, Any]:
     return _record(
@@ -118,6 +119,7 @@ def contact(
             "phone": phone,
             "mobilephone": mobilephone or f"010-5555-{record_id:04d}",
             "company": company,
+            "date_of_birth": date_of_birth,
             "lifecyclestage": "customer",
             "hubspot_owner_id": "7",
         },

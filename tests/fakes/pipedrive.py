@@ -54,6 +54,7 @@ def person(
     name: str | None = None,
     email: str | None = None,
     org_id: int | None = None,
+    birthday: str | None = None,
 ) -> dict[str, Any]:
     updated = updated or EPOCH + timedelta(minutes=person_id)
     name = name or f"Person {person_id}"
@@ -73,6 +74,7 @@ def person(
         "picture_id": None,
         "emails": [{"value": email or f"person{person_id}@example.com", "primary": True, "label": "work"}],
         "phones": [{"value": f"+82 10-5555-{person_id:04d}", "primary": True, "label": "mobile"}],
+        "birthday": birthday,
         "custom_fields": {"a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0": "newsletter"},
     }
 
