@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
@@ -107,6 +107,40 @@ class DriplineSettings(BaseSettings):
         description="A segment whose share of contactable customers is below this raises a warning check.",
     )
 
+    campaigns_dir: Path = Field(
+        default=REPO_ROOT / "campaigns",
+        description="The campaign definitions, one YAML file each (docs/campaigns.md).",
+    )
+    send_mode: Literal["dry_run", "sandbox", "live"] = Field(
+        default="dry_run",
+        description="dry_run records exactly what would be sent and sends nothing (always, without an API "
+        "key); sandbox sends through SendGrid's sandbox mode (accepted, never delivered); live sends.",
+    )
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None,
+        description="SendGrid API key with the mail.send scope; without it sending is a dry run.",
+    )
+    sendgrid_base_url: str = Field(
+        default="https://api.sendgrid.com",
+        description="Scheme and host of the SendGrid API; the client appends /v3/mail/send.",
+    )
+    sendgrid_timeout_seconds: float = Field(default=30, gt=0, description="Timeout of one mail/send request.")
+    send_batch_size: int = Field(
+        default=1000, ge=1, le=1000, description="Recipients (personalizations) in one mail/send request."
+    )
+    from_email: str | None = Field(default=None, description="Sender address of campaigns that name none.")
+    from_name: str | None = Field(default=None, description="Sender name of campaigns that name none.")
+    sender_address: str | None = Field(
+        default=None,
+        description="The sender's postal address, printed in every marketing email's footer (the law asks "
+        "for it); campaigns may set their own.",
+    )
+    ad_subject_markers: dict[str, str] = Field(
+        default_factory=lambda: {"KR": "(광고)"},
+        description="What a marketing subject starts with, by the recipient's region, as JSON: "
+        '{"KR": "(광고)"}.',
+    )
+
     @field_validator("typeform_form_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -153,6 +187,15 @@ class DriplineSettings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def outreach_dir(self) -> Path:
+        return self.home / "outreach"
+
+    @property
+    def effective_send_mode(self) -> str:
+        """What sending does: a dry run whenever no API key is set, whatever DRIPLINE_SEND_MODE says."""
+        return self.send_mode if self.sendgrid_api_key is not None else "dry_run"
 
     @property
     def is_demo_home(self) -> bool:
