@@ -1,4 +1,4 @@
-"""A threaded HTTP server on 127.0.0.1 that hands each request to an app callable and records it."""
+"""A threaded HTTP server on 127.0.0.1 that hands each GET or POST to an app callable and records it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -42,14 +43,18 @@ App = Callable[[Request], Reply]
 
 
 class LoopbackServer:
-    """Serve ``app`` on an ephemeral loopback port; ``requests`` lists what arrived, in order."""
+    """Serve ``app`` on a loopback port (ephemeral by default); ``requests`` lists what arrived, in order.
 
-    def __init__(self, app: App) -> None:
+    ``record_requests=False`` keeps nothing (a long-running fake in its own process, fed by a benchmark).
+    """
+
+    def __init__(self, app: App, *, port: int = 0, record_requests: bool = True) -> None:
         self.app = app
         self.requests: list[Request] = []
+        self.record_requests = record_requests
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -84,15 +89,23 @@ class LoopbackServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                self._serve("GET", b"")
+
+            def do_POST(self) -> None:
+                self._serve("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _serve(self, method: str, body: bytes) -> None:
                 parts = urlsplit(self.path)
                 request = Request(
-                    method="GET",
+                    method=method,
                     path=parts.path,
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                     headers={name.lower(): value for name, value in self.headers.items()},
+                    body=body,
                 )
-                with server._lock:
-                    server.requests.append(request)
+                if server.record_requests:
+                    with server._lock:
+                        server.requests.append(request)
                 reply = server.app(request)
                 if reply.delay and server._stopping.wait(reply.delay):
                     return
