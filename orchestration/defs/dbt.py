@@ -31,9 +31,12 @@ CUSTOMERS = dg.AssetKey(["customers"])
 SEGMENT_SUMMARY = dg.AssetKey(["segment_summary"])
 
 
+OUTREACH = "tag:outreach"
+
+
 class DriplineDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "customers"
+        return "campaigns" if "outreach" in dbt_resource_props.get("tags", []) else "customers"
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
@@ -100,14 +103,21 @@ def dbt_vars(settings: DriplineSettings, segments: list[Segment]) -> dict[str, A
     return build_vars
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator())
-def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def prepared_vars(context: dg.AssetExecutionContext) -> tuple[DriplineSettings, dict[str, Any]]:
     settings = DriplineSettings()
     segments = validated_segments(settings)
     # A run of a subset (or a home whose syncs never ran) still finds every source dbt reads.
     prepare_landing(settings.landing_dir)
     build_vars = dbt_vars(settings, segments)
     context.log.info(f"Segmentation as of {build_vars.get('as_of', 'the start of the dbt run')}")
+    return settings, build_vars
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator(), exclude=OUTREACH
+)
+def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    settings, build_vars = prepared_vars(context)
     held_back = []
     for event in dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream():
         # DuckDB lets one process write at a time: read the warehouse only once dbt has finished.
@@ -122,6 +132,18 @@ def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) 
         key = context.asset_key_for_output(event.output_name)
         metrics = customer_metrics if key == CUSTOMERS else segment_metrics
         yield event.with_metadata({**event.metadata, **metrics(settings.warehouse_path)})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=DriplineDbtTranslator(),
+    select=OUTREACH,
+    name="dripline_outreach_models",
+)
+def dripline_outreach_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """campaign_sends and campaign_enrollments, built from the send ledger once the campaigns have run."""
+    _, build_vars = prepared_vars(context)
+    yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
 
 
 @dg.asset_check(
@@ -158,4 +180,6 @@ def contactable_share_above_floor() -> dg.AssetCheckResult:
 def defs() -> dg.Definitions:
     # Loading the code location checks segments.yml: a bad definition names itself in the UI at once.
     load_segments(DriplineSettings().segments_file)
-    return dg.Definitions(assets=[dripline_dbt_models], asset_checks=[contactable_share_above_floor])
+    return dg.Definitions(
+        assets=[dripline_dbt_models, dripline_outreach_models], asset_checks=[contactable_share_above_floor]
+    )

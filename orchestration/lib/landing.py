@@ -10,6 +10,8 @@ from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
 from connectors.pipedrive_sync import landing_zone as pipedrive_zone
 from connectors.typeform_sync import responses_zone, walks_zone
 from orchestration.lib.identity import customer_id_map_zone
+from orchestration.lib.outreach import suppressions_zone
+from orchestration.lib.send_ledger import ledger_zones
 
 
 def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
@@ -22,6 +24,8 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         walks_zone(landing_dir),
         *(hubspot_zone(landing_dir, entity) for entity in HUBSPOT_ENTITIES),
         customer_id_map_zone(landing_dir),
+        *ledger_zones(landing_dir),
+        suppressions_zone(landing_dir),
     ]
 
 

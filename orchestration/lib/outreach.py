@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from connectors.landing import LandingZone
 from connectors.normalize import normalize_email
+from connectors.sendgrid import SendGridError
 from orchestration.lib.campaigns import Campaign, Step, customer_columns, parse_clock, template_environment
 from orchestration.lib.send_ledger import (
     DRY_RUN_FINAL_STATUSES,
@@ -735,17 +736,18 @@ def _send(
             else:
                 try:
                     result = mailer.send(message)
-                except Exception:
-                    # Nothing reached SendGrid for an auth error; the batch is decided again on the next run.
-                    ledger.record_outcomes(
-                        [
-                            Outcome(
-                                s, "failed", "not sent: the run stopped at this batch", None, retryable=True
-                            )
-                            for s in send_ids
-                        ],
-                        context.now,
+                except SendGridError as error:
+                    # What SendGrid settled before it stopped us is recorded as settled; the rest of the batch
+                    # never reached it (a refused key) and is decided again on the next run.
+                    settled = error.result
+                    outcomes = (
+                        [_outcome(send_ids[o.index], o, settled.sandbox) for o in settled.outcomes]
+                        if settled is not None and len(settled.outcomes) == len(send_ids)
+                        else [
+                            Outcome(s, "failed", f"not sent: {error}", None, retryable=True) for s in send_ids
+                        ]
                     )
+                    ledger.record_outcomes(outcomes, context.now)
                     raise
                 report.requests += result.requests
                 report.retries += result.retries
@@ -791,6 +793,65 @@ def preview(
     return previews
 
 
+def plan_campaign(
+    campaign: Campaign,
+    warehouse: Path,
+    landing_dir: Path,
+    ledger: SendLedger,
+    context: SendContext,
+    report: CampaignRunReport,
+) -> tuple[list[Decision], dict[str, dict[str, Any]]]:
+    """Enrol and exit (recorded in the ledger), then the due-list with a decision per row, and the customer
+    rows of those to mail. Call it holding the ledger's lock; nothing is sent."""
+    now = context.now
+    with _connect_warehouse(warehouse, context.zone.key) as connection:
+        _load_suppressions(connection, landing_dir)
+        condition, params = _audience_condition(campaign)
+        connection.execute(
+            f"create temp table audience as select customer_id from wh.main.customers where {condition}",
+            params,
+        )
+        report.audience = connection.execute("select count(*) from audience").fetchall()[0][0]
+        _load_ledger_state(connection, campaign, ledger, now, context.mode)
+        _enrol(connection, campaign, ledger, now, context.zone, report)
+        _load_ledger_state(connection, campaign, ledger, now, context.mode)
+        report.exited = _exits(connection, campaign, ledger, now)
+        completed = _complete(connection, campaign, ledger, now)
+        if completed:
+            report.exited["completed"] += completed
+            _load_ledger_state(connection, campaign, ledger, now, context.mode)
+        decided = _decide(connection, campaign, context)
+        report.due = len(decided)
+        report.active = connection.execute(
+            "select count(*) from enrollments where exited_at is null"
+        ).fetchall()[0][0]
+        first = connection.execute("select min(customer_id) from audience").fetchall()[0][0]
+        queued_rows = [row for row in decided if row[4] is None]
+        customers = _customer_rows(connection, sorted({row[0] for row in queued_rows}))
+        report.previews = preview(connection, campaign, context, queued_rows[0][0] if queued_rows else first)
+    decisions = []
+    for customer_id, cycle, step_index, email, reason in decided:
+        status = "queued" if reason is None else ("holdout" if reason == "holdout" else "skipped")
+        if status == "skipped":
+            report.skipped[reason.split(":")[0]] += 1
+        elif status == "holdout":
+            report.statuses["holdout"] += 1
+        decisions.append(
+            Decision(
+                campaign=campaign.name,
+                purpose=campaign.purpose,
+                step=campaign.steps[step_index].id,
+                step_index=step_index,
+                customer_id=customer_id,
+                cycle=cycle,
+                email=send_address(email),
+                status=status,
+                reason=None if status != "skipped" else reason,
+            )
+        )
+    return decisions, customers
+
+
 def run_campaign(
     campaign: Campaign,
     warehouse: Path,
@@ -803,60 +864,12 @@ def run_campaign(
 ) -> CampaignRunReport:
     """Enrol, exit, decide and send one campaign at ``context.now``; see the module docstring."""
     report = CampaignRunReport(campaign=campaign.name, mode=context.mode)
-    now = context.now
     with ledger.exclusive(lock_timeout):
         if on_locked:
             on_locked()
-        report.recovered_unknown, _ = ledger.recover(now)
-        with _connect_warehouse(warehouse, context.zone.key) as connection:
-            _load_suppressions(connection, landing_dir)
-            condition, params = _audience_condition(campaign)
-            connection.execute(
-                f"create temp table audience as select customer_id from wh.main.customers where {condition}",
-                params,
-            )
-            report.audience = connection.execute("select count(*) from audience").fetchall()[0][0]
-            _load_ledger_state(connection, campaign, ledger, now, context.mode)
-            _enrol(connection, campaign, ledger, now, context.zone, report)
-            _load_ledger_state(connection, campaign, ledger, now, context.mode)
-            report.exited = _exits(connection, campaign, ledger, now)
-            completed = _complete(connection, campaign, ledger, now)
-            if completed:
-                report.exited["completed"] += completed
-                _load_ledger_state(connection, campaign, ledger, now, context.mode)
-            decided = _decide(connection, campaign, context)
-            report.due = len(decided)
-            report.active = connection.execute(
-                "select count(*) from enrollments where exited_at is null"
-            ).fetchall()[0][0]
-            first = connection.execute("select min(customer_id) from audience").fetchall()[0][0]
-            queued_rows = [row for row in decided if row[4] is None]
-            customers = _customer_rows(connection, sorted({row[0] for row in queued_rows}))
-            report.previews = preview(
-                connection, campaign, context, queued_rows[0][0] if queued_rows else first
-            )
-        decisions = []
-        for customer_id, cycle, step_index, email, reason in decided:
-            status = "queued" if reason is None else ("holdout" if reason == "holdout" else "skipped")
-            if status == "skipped":
-                report.skipped[reason.split(":")[0]] += 1
-            elif status == "holdout":
-                report.statuses["holdout"] += 1
-            decisions.append(
-                Decision(
-                    campaign=campaign.name,
-                    purpose=campaign.purpose,
-                    step=campaign.steps[step_index].id,
-                    step_index=step_index,
-                    customer_id=customer_id,
-                    cycle=cycle,
-                    email=send_address(email),
-                    status=status,
-                    reason=None if status != "skipped" else reason,
-                )
-            )
-        claim = uuid.uuid4().hex
-        queued_ids = set(ledger.decide(decisions, now, claim))
+        report.recovered_unknown, _ = ledger.recover(context.now)
+        decisions, customers = plan_campaign(campaign, warehouse, landing_dir, ledger, context, report)
+        queued_ids = set(ledger.decide(decisions, context.now, claim=uuid.uuid4().hex))
         queued = [
             (d.send_id, d.customer_id, d.step_index, d.email) for d in decisions if d.send_id in queued_ids
         ]

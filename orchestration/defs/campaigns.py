@@ -1,0 +1,296 @@
+"""Drip campaigns: one asset per campaign file (campaigns/*.yml), the landed send ledger, and the check that
+nobody was mailed who was not eligible.
+
+Each campaign asset runs the send path of its campaign (orchestration/lib/outreach.py) once dbt has built
+customers: enrol, exit, decide, send or dry-run, every decision in the send ledger. ``outreach/send_ledger``
+then lands the ledger's changes for dbt, whose ``campaign_sends`` and ``campaign_enrollments`` marts build in
+a second dbt step (orchestration/defs/dbt.py). The campaign files are checked when the definitions load and
+again before a campaign runs, so a bad file stops everything before anything is sent.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+from dagster_dbt import get_asset_key_for_model
+
+from connectors.sendgrid import SendGridError, SendGridMailer
+from orchestration.defs.dbt import dripline_dbt_models
+from orchestration.lib.campaigns import Campaign, CampaignDefinitionError, load_campaigns
+from orchestration.lib.outreach import (
+    SERVICE_SUPPRESSION_KINDS,
+    SUPPRESSION_KINDS,
+    CampaignRunReport,
+    SendContext,
+    run_campaign,
+)
+from orchestration.lib.segments import load_segments, resolve_as_of
+from orchestration.lib.send_ledger import SendLedger, iso, land_ledger_changes
+from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.sync_runs import OWNERS
+
+LANDED_SENDS = dg.AssetKey(["outreach", "campaign_sends"])
+LANDED_ENROLLMENTS = dg.AssetKey(["outreach", "campaign_enrollments"])
+ELIGIBILITY_CHECK = "sends_only_to_eligible"
+
+
+def validated_campaigns(settings: DriplineSettings) -> list[Campaign]:
+    segments = {segment.name for segment in load_segments(settings.segments_file)}
+    try:
+        return load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+    except CampaignDefinitionError as error:
+        raise dg.Failure(description=str(error)) from error
+
+
+def send_context(settings: DriplineSettings) -> SendContext:
+    return SendContext(
+        now=resolve_as_of(settings.as_of, settings.local_timezone),
+        zone=ZoneInfo(settings.local_timezone),
+        mode=settings.effective_send_mode,
+        from_email=settings.from_email or "",
+        from_name=settings.from_name,
+        sender_address=settings.sender_address,
+        default_region=settings.default_region,
+        ad_markers=settings.ad_subject_markers,
+        batch_size=settings.send_batch_size,
+        outbox_dir=settings.outreach_dir / "outbox",
+    )
+
+
+def ledger_for(settings: DriplineSettings) -> SendLedger:
+    return SendLedger(settings.outreach_dir / "ledger.sqlite3")
+
+
+def ineligible_sends(settings: DriplineSettings, campaign: Campaign, decided_at: str) -> int:
+    """Sends of this decision instant that went (or would have gone) to a customer not eligible then: no
+    address, a holdout, no consent for marketing, or a suppression. Read afresh from the ledger, the warehouse
+    and landing, independently of the due-list that decided them."""
+    ledger = ledger_for(settings)
+    sent = ledger.rows(
+        "sends",
+        ("send_id", "customer_id", "cycle", "email"),
+        "where campaign = ? and sent_at = ? and status in ('sent', 'dry_run', 'unknown')",
+        [campaign.name, decided_at],
+    )
+    if not sent:
+        return 0
+    holdouts = {
+        (customer_id, cycle)
+        for customer_id, cycle in ledger.rows(
+            "enrollments",
+            ("customer_id", "cycle"),
+            "where campaign = ? and treatment_group = 'holdout'",
+            [campaign.name],
+        )
+    }
+    suppression_files = sorted(
+        str(p) for p in (settings.landing_dir / "sendgrid" / "suppressions").glob("*.parquet")
+    )
+    kinds = SUPPRESSION_KINDS if campaign.is_marketing else SERVICE_SUPPRESSION_KINDS
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        customers = {
+            customer_id: (consent, key)
+            for customer_id, consent, key in connection.execute(
+                "select customer_id, consent_email, primary_email from customers "
+                "where customer_id in (select unnest(?::varchar[]))",
+                [[row[1] for row in sent]],
+            ).fetchall()
+        }
+        suppressed = (
+            {
+                key
+                for (key,) in connection.execute(
+                    "select email_key from read_parquet(?, union_by_name = true) "
+                    "where kind in (select unnest(?::varchar[])) "
+                    "and (kind <> 'group_unsubscribe' or group_id is not distinct from ?)",
+                    [suppression_files, list(kinds), campaign.unsubscribe_group_id],
+                ).fetchall()
+            }
+            if suppression_files
+            else set()
+        )
+    violations = 0
+    for _, customer_id, cycle, email in sent:
+        consent, key = customers.get(customer_id, (None, None))
+        if (
+            not email
+            or customer_id not in customers
+            or (customer_id, cycle) in holdouts
+            or (campaign.is_marketing and not consent)
+            or key in suppressed
+        ):
+            violations += 1
+    return violations
+
+
+def campaign_metadata(report: CampaignRunReport) -> dict[str, Any]:
+    """Counts a marketer reads (no personal data but the preview), and each step's first message rendered."""
+    metadata: dict[str, Any] = {
+        "mode": report.mode,
+        "summary": report.summary_line(),
+        "audience": dg.MetadataValue.int(report.audience),
+        "enrolled": dg.MetadataValue.int(report.enrolled),
+        "holdout_enrolled": dg.MetadataValue.int(report.holdout_enrolled),
+        "active": dg.MetadataValue.int(report.active),
+        "due": dg.MetadataValue.int(report.due),
+        "sent": dg.MetadataValue.int(report.statuses["sent"]),
+        "dry_run": dg.MetadataValue.int(report.statuses["dry_run"]),
+        "holdout": dg.MetadataValue.int(report.statuses["holdout"]),
+        "failed": dg.MetadataValue.int(report.statuses["failed"]),
+        "unknown": dg.MetadataValue.int(report.statuses["unknown"] + report.recovered_unknown),
+        "skipped": dg.MetadataValue.int(sum(report.skipped.values())),
+        "skipped_by_reason": dg.MetadataValue.json(dict(report.skipped.most_common())),
+        "exited_by_reason": dg.MetadataValue.json(dict(report.exited.most_common())),
+        "api_requests": dg.MetadataValue.int(report.requests),
+        "rate_limit_waits": dg.MetadataValue.int(report.rate_limit_waits),
+        "dagster/row_count": dg.MetadataValue.int(report.due),
+    }
+    if report.previews:
+        metadata["preview"] = dg.MetadataValue.md(
+            "\n\n---\n\n".join(
+                f"### Step `{p['step']}` (wait {p['wait']})\n\n**Subject:** {p['subject']}\n\n{p['html']}"
+                for p in report.previews
+            )
+        )
+    return metadata
+
+
+def build_campaign_asset(campaign: Campaign) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["campaigns", campaign.name])
+    audience = ", ".join(campaign.audience.segments) or "every customer"
+    description = (
+        f"{campaign.description}\n\n{campaign.purpose} campaign, trigger {campaign.trigger.type}, audience: "
+        f"{audience}{' where ' + campaign.audience.where if campaign.audience.where else ''}; "
+        f"{len(campaign.steps)} step(s), holdout {campaign.holdout_percent:g}%. "
+        "One materialization is one run "
+        "of its send path: who was enrolled, due, sent (or dry-run), held out and not mailed, and why."
+    )
+
+    @dg.asset(
+        key=key,
+        group_name="campaigns",
+        kinds={"python", "sendgrid"},
+        owners=OWNERS,
+        description=description,
+        deps=[
+            get_asset_key_for_model([dripline_dbt_models], "customers"),
+            get_asset_key_for_model([dripline_dbt_models], "customer_source_records"),
+            get_asset_key_for_model([dripline_dbt_models], "segment_memberships"),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                ELIGIBILITY_CHECK,
+                asset=key,
+                blocking=True,
+                description="Fails the run if a send of this run went to a customer not eligible then.",
+            )
+        ],
+    )
+    def _campaign(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        settings = DriplineSettings()
+        current = {c.name: c for c in validated_campaigns(settings)}.get(campaign.name)
+        if current is None:
+            raise dg.Failure(f"campaign {campaign.name!r} is no longer defined in {settings.campaigns_dir}")
+        send = send_context(settings)
+        if not current.enabled:
+            return dg.MaterializeResult(
+                metadata={"mode": send.mode, "summary": "disabled (enabled: false)"},
+                check_results=[dg.AssetCheckResult(check_name=ELIGIBILITY_CHECK, passed=True)],
+            )
+        mailer = None
+        if send.mode != "dry_run":
+            mailer = SendGridMailer(
+                settings.sendgrid_api_key.get_secret_value(),
+                settings.sendgrid_base_url,
+                timeout=settings.sendgrid_timeout_seconds,
+                # A request whose answer timed out may have been accepted: never repeat it blindly; its
+                # recipients are recorded unknown and reconciled from the events, which carry the send id.
+                retry_timeouts=False,
+            )
+        elif settings.send_mode != "dry_run":
+            context.log.warning(
+                f"DRIPLINE_SEND_MODE={settings.send_mode} but DRIPLINE_SENDGRID_API_KEY is not set: dry run"
+            )
+        context.log.info(f"{current.name}: {send.mode.replace('_', ' ')} as of {send.now.isoformat()}")
+        try:
+            report = run_campaign(
+                current,
+                settings.warehouse_path,
+                settings.landing_dir,
+                ledger_for(settings),
+                send,
+                mailer,
+                on_locked=lambda: context.log.info("holding the send lock"),
+            )
+        except SendGridError as error:
+            raise dg.Failure(description=str(error)) from error
+        context.log.info(f"{current.name}: {report.summary_line()}")
+        violations = ineligible_sends(settings, current, iso(send.now))
+        return dg.MaterializeResult(
+            metadata=campaign_metadata(report),
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=ELIGIBILITY_CHECK,
+                    passed=violations == 0,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=(
+                        f"{violations} send(s) went to customers who were not eligible"
+                        if violations
+                        else "every send of this run went to an eligible customer"
+                    ),
+                    metadata={"ineligible_sends": dg.MetadataValue.int(violations)},
+                )
+            ],
+        )
+
+    return _campaign
+
+
+def build_send_ledger_asset(campaign_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="send_ledger",
+        specs=[
+            dg.AssetSpec(
+                key,
+                group_name="campaigns",
+                kinds={"python", "sqlite", "parquet"},
+                owners=OWNERS,
+                deps=campaign_keys,
+                description=f"The send ledger's {what}, landed for dbt in landing/outreach/: one row per "
+                "version; the ledger (SQLite, <home>/outreach/ledger.sqlite3) stays the source of truth.",
+            )
+            for key, what in ((LANDED_SENDS, "send decisions"), (LANDED_ENROLLMENTS, "enrolments"))
+        ],
+    )
+    def send_ledger(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+        """Land every ledger row changed since the last batch."""
+        settings = DriplineSettings()
+        ledger = ledger_for(settings)
+        with ledger.exclusive():
+            export = land_ledger_changes(ledger, settings.landing_dir)
+        context.log.info(
+            f"landed {export.send_rows} send and {export.enrollment_rows} enrolment row version(s)"
+        )
+        yield dg.MaterializeResult(
+            asset_key=LANDED_SENDS,
+            metadata={"rows_landed": export.send_rows, "ledger_seq": export.ledger_seq},
+        )
+        yield dg.MaterializeResult(
+            asset_key=LANDED_ENROLLMENTS,
+            metadata={"rows_landed": export.enrollment_rows, "ledger_seq": export.ledger_seq},
+        )
+
+    return send_ledger
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    # Loading the code location checks every campaign file: a bad one names itself in the UI at once.
+    settings = DriplineSettings()
+    segments = {segment.name for segment in load_segments(settings.segments_file)}
+    campaigns = load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+    campaign_assets = [build_campaign_asset(campaign) for campaign in campaigns]
+    keys = [dg.AssetKey(["campaigns", campaign.name]) for campaign in campaigns]
+    return dg.Definitions(assets=[*campaign_assets, build_send_ledger_asset(keys)])
