@@ -33,6 +33,7 @@ unioned as (
         'phone_type',
         'company',
         'consent_email',
+        'birthday',
         'field_issues',
     ], rejected=false) }}
 
@@ -85,6 +86,7 @@ final as (
         unioned.phone_type,
         unioned.company,
         unioned.consent_email,
+        unioned.birthday,
         unioned.field_issues,
         role_mailboxes.local_part is not null as is_role_email,
         (

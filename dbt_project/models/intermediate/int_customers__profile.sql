@@ -1,10 +1,12 @@
--- Survivorship: each attribute comes from the most recent record that has a value for it, ordered by
--- coalesce(record_at, loaded_at) desc, then source priority (var source_priority, lower wins), then
--- source_record_id. On top of that, primary_email prefers personal over role mailboxes (info@) and
--- primary_phone prefers mobile numbers; placeholders never surface. consent_email is the latest explicit
--- answer, so a later refusal withdraws an earlier yes, and no answer at all means not consented. An answer
--- with no date of its own counts as of when it landed, an upper bound of when it was given: so an undated
--- yes cannot outrank any refusal (the refusal may be the later answer), while an undated refusal counts.
+-- Survivorship: each attribute (name, email, phone, company, birthday) comes from the most recent record that
+-- has a value for it, ordered by coalesce(record_at, loaded_at) desc, then source priority (var
+-- source_priority, lower wins), then source_record_id. On top of that, primary_email prefers personal over
+-- role mailboxes (info@) and primary_phone prefers mobile numbers; placeholders never surface. consent_email
+-- is the latest explicit answer, so a later refusal withdraws an earlier yes, and no answer at all means not
+-- consented. An answer with no date of its own counts as of when it landed, an upper bound of when it was
+-- given: so an undated yes cannot outrank any refusal (the refusal may be the later answer), while an undated
+-- refusal counts. consent_email_at is when the deciding answer was given by that same clock: the latest
+-- answer, or the latest refusal when that outranks an undated yes; null when the customer never answered.
 --
 -- Sales data comes from the customer's live Pipedrive persons (the most recently updated one when there are
 -- several): company is its organization's current name where known, else the name of the HubSpot company of
@@ -70,7 +72,9 @@ customer_records as (
         contacts.phone,
         contacts.company,
         contacts.consent_email,
+        contacts.birthday,
         contacts.record_at,
+        coalesce(contacts.record_at, contacts.loaded_at) as answered_at,
         contacts.email is not null and not contacts.is_placeholder_email as has_email,
         contacts.is_role_email,
         contacts.phone is not null and not contacts.is_placeholder_phone as has_phone,
@@ -110,14 +114,7 @@ survivors as (
             min_by(phone, recency_rank) filter (where has_phone)
         ) as primary_phone,
         min_by(company, recency_rank) filter (where company is not null) as company,
-        coalesce(
-            min_by(consent_email, recency_rank) filter (where consent_email is not null)
-            and (
-                min_by(record_at is not null, recency_rank) filter (where consent_email is not null)
-                or not coalesce(bool_or(not consent_email), false)
-            ),
-            false
-        ) as consent_email,
+        min_by(birthday, recency_rank) filter (where birthday is not null) as birthday,
         count(distinct source) as source_count,
         count(*) as record_count,
         min(seen_at) as first_seen_at,
@@ -126,6 +123,34 @@ survivors as (
         min_by(source, arrival_rank) as acquisition_source
     from customer_records
     group by customer_id
+
+),
+
+consent_answers as (
+
+    select
+        customer_id,
+        min_by(consent_email, recency_rank) as latest_answer,
+        min_by(record_at is not null, recency_rank) as is_latest_answer_dated,
+        min_by(answered_at, recency_rank) as latest_answer_at,
+        bool_or(not consent_email) as has_refused,
+        min_by(answered_at, recency_rank) filter (where not consent_email) as latest_refusal_at
+    from customer_records
+    where consent_email is not null
+    group by customer_id
+
+),
+
+consents as (
+
+    select
+        customer_id,
+        latest_answer and (is_latest_answer_dated or not has_refused) as consent_email,
+        case
+            when latest_answer and not is_latest_answer_dated and has_refused then latest_refusal_at
+            else latest_answer_at
+        end as consent_email_at
+    from consent_answers
 
 ),
 
@@ -212,7 +237,9 @@ final as (
         ) as company,
         coalesce(sales_contacts.industry, hubspot_sales_contacts.industry) as industry,
         coalesce(sales_contacts.company_size, hubspot_sales_contacts.company_size) as company_size,
-        survivors.consent_email,
+        survivors.birthday,
+        coalesce(consents.consent_email, false) as consent_email,
+        consents.consent_email_at,
         survivors.source_count,
         survivors.record_count,
         survivors.first_seen_at,
@@ -226,6 +253,8 @@ final as (
         purchases.last_purchase_at,
         coalesce(cast(sales_contacts.owner_id as varchar), purchases.last_deal_owner_id) as owner
     from survivors
+    left join consents
+        on survivors.customer_id = consents.customer_id
     left join sales_contacts
         on survivors.customer_id = sales_contacts.customer_id
     left join hubspot_sales_contacts
