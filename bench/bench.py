@@ -218,7 +218,14 @@ def generate_segment_inputs(warehouse: Path, n_customers: int) -> None:
                 case when i % 4 = 0 then 'Retail' end as industry,
                 case when i % 4 = 0 then cast(i % 700 as varchar) || '-' || cast(i % 700 + 50 as varchar) end
                     as company_size,
+                case
+                    when i % 3 = 0
+                        then strftime(date '1960-01-01' + cast(hash(i) % 15000 as integer), '%Y-%m-%d')
+                    when i % 7 = 0
+                        then strftime(date '2000-01-01' + cast(hash(i) % 366 as integer), '--%m-%d')
+                end as birthday,
                 i % 5 < 2 as consent_email,
+                case when i % 5 < 3 then seen_at end as consent_email_at,
                 cast(1 + i % 2 as bigint) as source_count,
                 cast(1 + i % 3 as bigint) as record_count,
                 seen_at as first_seen_at,
