@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 import yaml
 
 from orchestration.lib.campaigns import Campaign, customer_columns, load_campaigns
@@ -103,10 +104,10 @@ class Home:
             )
             names = list(columns)
             if customers:
-                connection.executemany(
-                    f"insert into customers values ({', '.join('?' * len(names))})",
-                    [[row.get(name) for name in names] for row in customers],
-                )
+                rows = pa.Table.from_pylist([{name: row.get(name) for name in names} for row in customers])
+                connection.register("rows", rows)
+                quoted = ", ".join(f'"{name}"' for name in names)
+                connection.execute(f"insert into customers select {quoted} from rows")
             connection.execute(
                 "create table segment_memberships (customer_id varchar, segment varchar, "
                 "dbt_valid_from timestamptz, dbt_valid_to timestamptz)"
@@ -114,15 +115,17 @@ class Home:
             if memberships is None:
                 memberships = [(c["customer_id"], c["segment"], c["first_seen_at"], None) for c in customers]
             if memberships:
-                connection.executemany("insert into segment_memberships values (?, ?, ?, ?)", memberships)
+                columns = ("customer_id", "segment", "valid_from", "valid_to")
+                connection.register("versions", _table(columns, memberships))
+                connection.execute("insert into segment_memberships select * from versions")
             connection.execute(
                 "create table customer_source_records (customer_id varchar, source varchar, "
                 "source_record_id varchar, record_at timestamptz)"
             )
             if source_records:
-                connection.executemany(
-                    "insert into customer_source_records values (?, ?, ?, ?)", source_records
-                )
+                columns = ("customer_id", "source", "source_record_id", "record_at")
+                connection.register("records", _table(columns, source_records))
+                connection.execute("insert into customer_source_records select * from records")
 
     def write_campaign(self, **overrides: Any) -> Campaign:
         definition = campaign_definition(**overrides)
@@ -182,6 +185,10 @@ class Home:
         columns = ("customer_id", "cycle", "treatment_group", "exited_at", "exit_reason")
         rows = self.ledger.rows("enrollments", columns, "where campaign = ? order by customer_id", [campaign])
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple]) -> pa.Table:
+    return pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def campaign_definition(**overrides: Any) -> dict[str, Any]:
