@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.paths import SAMPLE_INBOX_DIR
+from orchestration.lib.campaigns import CampaignDefinitionError, load_campaigns
+from orchestration.lib.paths import SAMPLE_INBOX_DIR, SAMPLE_MANIFEST
 from orchestration.lib.segments import SegmentDefinitionError, load_segments
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.warehouse import customer_counts, segment_summary
@@ -48,6 +50,14 @@ def prepare_home(settings: DriplineSettings) -> list[str]:
     return notes
 
 
+def demo_as_of(settings: DriplineSettings) -> str | None:
+    """The demo home runs as of the sample data's own date (sample_data/manifest.json), so its segments and
+    campaigns show the same numbers whatever today is; DRIPLINE_AS_OF, when set, wins."""
+    if not settings.is_demo_home or settings.as_of is not None or not SAMPLE_MANIFEST.is_file():
+        return None
+    return json.loads(SAMPLE_MANIFEST.read_text(encoding="utf-8")).get("as_of")
+
+
 def use_home(settings: DriplineSettings) -> None:
     """Point dbt and the Dagster instance at the home (they read the environment, not our settings).
 
@@ -56,6 +66,9 @@ def use_home(settings: DriplineSettings) -> None:
     """
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     os.environ["DRIPLINE_HOME"] = str(settings.home)
+    as_of = demo_as_of(settings)
+    if as_of:
+        os.environ["DRIPLINE_AS_OF"] = as_of
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.home / "dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_config = dagster_home / "dagster.yaml"
@@ -108,7 +121,10 @@ def _redact(reason: str) -> str:
 
 def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -> str:
     lines = ["", "Dripline run summary", "--------------------"]
+    campaigns = {key: meta for key, meta in ingest.items() if key.startswith("campaigns/")}
     for key, meta in sorted(ingest.items()):
+        if key in campaigns:
+            continue
         if meta.get("skipped"):
             lines.append(f"{key:<22} skipped: {meta.get('skipped_reason', 'not configured')}")
         elif "files_landed" in meta:
@@ -139,6 +155,10 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
             contactable = "-" if row["contactable_share"] is None else f"{row['contactable_share']:.0%}"
             size, share = row["customer_count"], row["customer_share"]
             lines.append(f"  {row['segment']:<20} {size:>7} {share:>5.0%} {contactable:>5}")
+    if campaigns:
+        lines.append("campaigns (due: decided this run; nothing is sent without DRIPLINE_SENDGRID_API_KEY):")
+        for key, meta in sorted(campaigns.items()):
+            lines.append(f"  {key.removeprefix('campaigns/'):<26} {meta.get('summary', '')}")
     reasons = summary["quarantine_reasons"]
     if reasons:
         lines.append("quarantined rows (values are in the quarantined_rows table):")
@@ -168,8 +188,9 @@ def run_pipeline(settings: DriplineSettings) -> tuple[bool, dict[str, dict[str, 
     ingest = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        # Inbox ingestion and API syncs: the assets with a two-part key (source/entity).
-        if len(materialization.asset_key.path) == 2:
+        path = materialization.asset_key.path
+        # Inbox ingestion and API syncs (two-part keys: source/entity), and the campaigns (campaigns/<name>).
+        if len(path) == 2 and path[0] != "outreach":
             ingest[materialization.asset_key.to_user_string()] = {
                 k: v.value for k, v in materialization.metadata.items()
             }
@@ -186,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the whole pipeline once and print a summary")
     sub.add_parser("ui", help="start the Dagster UI on the home (dagster dev)")
+    suppress_parser = sub.add_parser(
+        "suppress", help="never mail these addresses again: an erasure request or an opt-out received by hand"
+    )
+    suppress_parser.add_argument("emails", nargs="+", metavar="EMAIL")
+    suppress_parser.add_argument(
+        "--kind", choices=("erasure", "global_unsubscribe"), default="global_unsubscribe"
+    )
+    suppress_parser.add_argument("--reason", help="why, for the record (e.g. the ticket)")
     args, rest = parser.parse_known_args(argv)
 
     settings = DriplineSettings()
@@ -194,14 +223,22 @@ def main(argv: list[str] | None = None) -> int:
         use_home(settings)
         command = [sys.executable, "-m", "dagster", "dev", *rest]  # the code location is in pyproject.toml
         os.execv(sys.executable, command)
+    if args.command == "suppress":
+        return suppress(settings, args)
     try:
-        load_segments(settings.segments_file)  # before anything runs: a bad definition stops here
-    except SegmentDefinitionError as error:
+        # before anything runs: a bad segment or campaign definition stops here
+        segments = {segment.name for segment in load_segments(settings.segments_file)}
+        load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+    except (SegmentDefinitionError, CampaignDefinitionError) as error:
         print(error, file=sys.stderr)
         return 2
     for note in prepare_home(settings):
         print(note)
     use_home(settings)
+    if os.environ.get("DRIPLINE_AS_OF") and settings.as_of is None:
+        print(
+            f"Demo clock: as of {os.environ['DRIPLINE_AS_OF']}, the sample data's date (DRIPLINE_AS_OF wins)."
+        )
     print(f"Running the pipeline on {settings.home} …", flush=True)
     success, ingest, failures = run_pipeline(settings)
     if not success:
@@ -213,6 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nWarehouse: {settings.warehouse_path}\nUI: make ui (runs are kept in {os.environ['DAGSTER_HOME']})"
     )
+    return 0
+
+
+def suppress(settings: DriplineSettings, args: argparse.Namespace) -> int:
+    """Land operator suppressions; every later send decision reads them (docs/runbook.md)."""
+    from orchestration.lib.outreach import land_suppressions
+
+    rows = [{"email": email, "kind": args.kind, "reason": args.reason} for email in args.emails]
+    landed = land_suppressions(settings.landing_dir, rows, origin="operator")
+    print(f"{landed} address(es) suppressed ({args.kind}); no campaign will mail them again.")
     return 0
 
 

@@ -5,4 +5,5 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SAMPLE_INBOX_DIR = REPO_ROOT / "sample_data" / "inbox"
+SAMPLE_MANIFEST = REPO_ROOT / "sample_data" / "manifest.json"
 DEFAULT_HOME = REPO_ROOT / ".dripline"

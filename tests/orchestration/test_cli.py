@@ -75,3 +75,50 @@ def test_the_homes_dagster_instance_runs_one_run_at_a_time(tmp_path, monkeypatch
     with dg.DagsterInstance.from_config(str(tmp_path / "mine" / "dagster")) as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert not instance.telemetry_enabled
+
+
+def test_the_summary_has_one_line_per_campaign():
+    text = cli.format_summary(
+        {
+            "spreadsheets/contacts": {"files_landed": 1, "rows_read": 3, "rows_quarantined": 0},
+            "campaigns/welcome_first_buyers": {"summary": "dry run: 12 due, 10 dry-run, 1 holdout"},
+            "campaigns/birthday_greetings": {"summary": "dry run: 0 due"},
+        },
+        {
+            "customers": 3,
+            "consented": 1,
+            "merged_customers": 0,
+            "records": 3,
+            "quarantined": 0,
+            "quarantine_reasons": [],
+            "top_merges": [],
+        },
+    )
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("campaigns ("))
+    assert lines[start + 1 : start + 3] == [
+        "  birthday_greetings         dry run: 0 due",
+        "  welcome_first_buyers       dry run: 12 due, 10 dry-run, 1 holdout",
+    ]
+    assert not any(line.startswith("campaigns/") for line in lines)
+
+
+def test_suppress_lands_an_operator_suppression_every_send_decision_reads(tmp_path, monkeypatch, capsys):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "home"))
+    assert cli.main(["suppress", "Kim.Minsu+x@Gmail.com", "--kind", "erasure", "--reason", "ticket 42"]) == 0
+    assert "1 address(es) suppressed (erasure)" in capsys.readouterr().out
+    [batch] = [
+        p
+        for p in (tmp_path / "home" / "landing" / "sendgrid" / "suppressions").glob("*.parquet")
+        if not p.name.startswith("_")
+    ]
+    [row] = pq.read_table(batch).to_pylist()
+    assert (row["email"], row["email_key"], row["kind"], row["reason"], row["origin"]) == (
+        "Kim.Minsu+x@Gmail.com",
+        "kimminsu@gmail.com",
+        "erasure",
+        "ticket 42",
+        "operator",
+    )
