@@ -24,8 +24,9 @@ Reader = Callable[[Path], FileRead]
 
 # Bump when a change to the readers should re-read files that already landed.
 # 2: order sheets are read into spreadsheets/orders and no longer as contact lists.
-# 3: birthday columns (생년월일, date of birth, ...) are read into raw_birthday and birthday.
-READER_VERSION = 3
+# Not bumped for birthdays: a re-read file lands with a new loaded_at, and an undated row counts as of when it
+# landed, so re-reading every file would re-date undated answers (consent_email_at, consent, survivorship).
+READER_VERSION = 2
 SPREADSHEET_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xlsm", ".xls")  # not .txt: a note is not a table
 FORM_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 
