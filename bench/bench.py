@@ -213,6 +213,7 @@ def generate_segment_inputs(warehouse: Path, n_customers: int) -> None:
                 people.customer_id,
                 'Customer ' || i as full_name,
                 case when i % 3 <> 0 then 'c' || i || '@example.kr' end as primary_email,
+                case when i % 3 <> 0 then 'C' || i || '@example.kr' end as email_address,
                 case when i % 2 = 0 then '+8210' || lpad(cast(i as varchar), 8, '0') end as primary_phone,
                 case when i % 4 = 0 then 'Company ' || i % 50000 end as company,
                 case when i % 4 = 0 then 'Retail' end as industry,

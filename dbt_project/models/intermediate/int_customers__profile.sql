@@ -69,6 +69,7 @@ customer_records as (
         contacts.source,
         contacts.full_name,
         contacts.email,
+        contacts.raw_email,
         contacts.phone,
         contacts.company,
         contacts.consent_email,
@@ -109,6 +110,11 @@ survivors as (
             min_by(email, recency_rank) filter (where has_email and not is_role_email),
             min_by(email, recency_rank) filter (where has_email)
         ) as primary_email,
+        -- the same record's cell, as the customer wrote it: the address mail goes to
+        coalesce(
+            min_by(raw_email, recency_rank) filter (where has_email and not is_role_email),
+            min_by(raw_email, recency_rank) filter (where has_email)
+        ) as primary_email_cell,
         coalesce(
             min_by(phone, recency_rank) filter (where has_phone and is_mobile_phone),
             min_by(phone, recency_rank) filter (where has_phone)
@@ -231,6 +237,7 @@ final as (
         survivors.customer_id,
         survivors.full_name,
         survivors.primary_email,
+        coalesce({{ email_as_written('survivors.primary_email_cell') }}, survivors.primary_email) as email_address,
         survivors.primary_phone,
         coalesce(
             sales_contacts.organization_name, hubspot_sales_contacts.company_name, survivors.company

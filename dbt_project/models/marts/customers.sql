@@ -20,6 +20,7 @@ final as (
         profiles.customer_id,
         profiles.full_name,
         profiles.primary_email,
+        profiles.email_address,
         profiles.primary_phone,
         profiles.company,
         profiles.industry,
