@@ -354,6 +354,16 @@ def _enrol(
 ) -> None:
     started_at, first_run = ledger.campaign_started_at(campaign.name, now)
     trigger = campaign.trigger
+    # A customer merged into another since enrolling is the same person: their enrolment counts for the
+    # survivor, who is not enrolled (and mailed the same step) again.
+    connection.execute(
+        """
+        create or replace temp table enrolled_people as
+        select coalesce(history.customer_id, e.customer_id) as customer_id, e.cycle, e.exited_at
+        from enrollments as e
+        left join wh.main.customer_id_history as history on e.customer_id = history.retired_customer_id
+        """
+    )
     if trigger.type == "audience_entry":
         segments = list(campaign.audience.segments)
         outside = "segment is null or segment not in (select unnest(?::varchar[]))" if segments else "false"
@@ -381,7 +391,7 @@ def _enrol(
                 audience.customer_id, '' as cycle, coalesce(entered.entered_at, ?::timestamptz) as entered_at
             from audience
             left join entered on audience.customer_id = entered.customer_id
-            anti join enrollments on audience.customer_id = enrollments.customer_id
+            anti join enrolled_people on audience.customer_id = enrolled_people.customer_id
             where ? or coalesce(entered.entered_at, ?::timestamptz) > ?::timestamptz
             """,
             [*([segments] if segments else []), now, trigger.enroll_existing and first_run, now, started_at],
@@ -424,7 +434,7 @@ def _enrol(
                 occurs_on between ?::date and ?::date + ?::integer
                 and (base_year is null or (y > base_year and (y - base_year) % ? = 0))
                 and not exists (
-                    select 1 from enrollments as e
+                    select 1 from enrolled_people as e
                     where e.customer_id = occurrences.customer_id
                         and e.cycle = strftime(occurs_on, '%Y-%m-%d')
                 )
@@ -451,7 +461,7 @@ def _enrol(
             select latest.customer_id, latest.cycle, latest.entered_at
             from latest
             -- one drip at a time per customer, and each submission enrols once
-            anti join enrollments as e
+            anti join enrolled_people as e
                 on latest.customer_id = e.customer_id and (e.exited_at is null or e.cycle = latest.cycle)
             """,
             [list(trigger.sources), since, now],

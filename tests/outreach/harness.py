@@ -86,6 +86,7 @@ class Home:
         customers: list[dict[str, Any]],
         memberships: list[tuple[str, str | None, datetime, datetime | None]] | None = None,
         source_records: list[tuple[str, str, str, datetime]] | None = None,
+        merges: list[tuple[str, str]] | None = None,
     ) -> None:
         """(Re)write the warehouse; memberships default to one open version a customer since first_seen_at."""
         self.customers = customers
@@ -118,6 +119,11 @@ class Home:
                 columns = ("customer_id", "segment", "valid_from", "valid_to")
                 connection.register("versions", _table(columns, memberships))
                 connection.execute("insert into segment_memberships select * from versions")
+            connection.execute(
+                "create table customer_id_history (retired_customer_id varchar, customer_id varchar)"
+            )
+            if merges:
+                connection.executemany("insert into customer_id_history values (?, ?)", merges)
             connection.execute(
                 "create table customer_source_records (customer_id varchar, source varchar, "
                 "source_record_id varchar, record_at timestamptz)"

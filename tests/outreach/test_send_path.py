@@ -171,6 +171,22 @@ def test_a_customer_who_leaves_the_audience_gets_no_further_step(outreach_home):
     assert report.exited == {"left_audience": 1} and report.due == 0
 
 
+def test_a_customer_merged_into_another_is_not_enrolled_and_mailed_again(outreach_home):
+    home = outreach_home
+    home.build([customer("old", "minsu@guests.co.kr")])
+    campaign = home.write_campaign()
+    home.run(campaign, DAY0)
+    # The person's records now form a customer with another id, first seen after the campaign started: without
+    # customer_id_history they would look like a new entrant and get the welcome again.
+    later = DAY0 + timedelta(minutes=30)
+    home.build([customer("new", "minsu@guests.co.kr", first_seen_at=later)], merges=[("old", "new")])
+    report = home.run(campaign, DAY0 + timedelta(hours=1))
+    assert report.enrolled == 0
+    assert [m["personalizations"][0]["custom_args"]["customer_id"] for m in outbox_messages(home)] == ["old"]
+    home.build([customer("new", "minsu@guests.co.kr", first_seen_at=later)])  # the same without the history
+    assert home.run(campaign, DAY0 + timedelta(hours=2)).enrolled == 1
+
+
 def test_the_address_is_mailed_as_written_not_as_the_matching_key(outreach_home):
     outreach_home.build([customer("c1", " Kim.Minsu+event@GMail.COM ")])
     campaign = outreach_home.write_campaign()
