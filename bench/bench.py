@@ -166,6 +166,11 @@ def generate_segment_inputs(warehouse: Path, n_customers: int) -> None:
 
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("set timezone = 'UTC'")
+        # segment_transitions names the survivor of a merge from customer_id_history: none here.
+        connection.execute(
+            "create or replace table customer_id_history "
+            "(retired_customer_id varchar, customer_id varchar, retired_at timestamptz, reason varchar)"
+        )
         connection.execute(
             """
             create or replace table int_customers__purchases as
