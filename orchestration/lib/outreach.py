@@ -473,9 +473,9 @@ def _enrol(
             if holdout_bucket(campaign.name, customer_id) < campaign.holdout_percent * 100
             else "treatment"
         )
-        rows.append((campaign.name, customer_id, cycle, entered_at, group))
-    report.enrolled = ledger.enroll(rows, now)
-    report.holdout_enrolled = sum(1 for row in rows if row[4] == "holdout")
+        rows.append((customer_id, cycle, entered_at, group))
+    report.enrolled = ledger.enroll(campaign.name, rows, now)
+    report.holdout_enrolled = sum(1 for row in rows if row[3] == "holdout")
 
 
 def _load_ledger_state(

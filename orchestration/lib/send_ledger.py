@@ -45,7 +45,8 @@ create table if not exists ledger_meta (key text primary key, value integer not 
 insert or ignore into ledger_meta (key, value) values ('seq', 0);
 create table if not exists campaign_starts (
     campaign text primary key,
-    started_at text not null
+    started_at text not null,
+    first_pass_done integer not null default 0
 );
 create table if not exists enrollments (
     campaign text not null,
@@ -251,16 +252,18 @@ class SendLedger:
         return unknown, requeued
 
     def campaign_started_at(self, campaign: str, now: datetime) -> tuple[datetime, bool]:
-        """When the campaign first ran here (recorded now on its first run); and whether this is that run."""
+        """When the campaign first ran here (recorded now on its first run), and whether its first enrolment
+        pass is still to come: true until ``enroll`` has committed one, so a first run that crashed before it
+        enrols those already in the audience on the next."""
         with self.transaction() as (connection, _):
-            inserted = connection.execute(
+            connection.execute(
                 "insert or ignore into campaign_starts (campaign, started_at) values (?, ?)",
                 [campaign, iso(now)],
-            ).rowcount
-            (started_at,) = connection.execute(
-                "select started_at from campaign_starts where campaign = ?", [campaign]
+            )
+            started_at, first_pass_done = connection.execute(
+                "select started_at, first_pass_done from campaign_starts where campaign = ?", [campaign]
             ).fetchone()
-        return from_iso(started_at), bool(inserted)
+        return from_iso(started_at), not first_pass_done
 
     def rows(
         self, table: str, columns: Sequence[str], where: str = "", params: Sequence[object] = ()
@@ -270,19 +273,22 @@ class SendLedger:
                 f"select {', '.join(columns)} from {table} {where}", list(params)
             ).fetchall()
 
-    def enroll(self, rows: Iterable[tuple], now: datetime) -> int:
-        """rows: (campaign, customer_id, cycle, entered_at, treatment_group); existing enrolments are kept."""
+    def enroll(self, campaign: str, rows: Iterable[tuple], now: datetime) -> int:
+        """rows: (customer_id, cycle, entered_at, treatment_group); existing enrolments are kept. Marks the
+        campaign's first enrolment pass done, in the same transaction."""
         with self.transaction() as (connection, seq):
-            before = connection.total_changes
-            connection.executemany(
+            inserted = connection.executemany(
                 """
                 insert or ignore into enrollments
                     (campaign, customer_id, cycle, enrolled_at, entered_at, treatment_group, seq)
                 values (?, ?, ?, ?, ?, ?, ?)
                 """,
-                [(c, k, cy, iso(now), iso(e), g, seq) for c, k, cy, e, g in rows],
+                [(campaign, k, cy, iso(now), iso(e), g, seq) for k, cy, e, g in rows],
+            ).rowcount
+            connection.execute(
+                "update campaign_starts set first_pass_done = 1 where campaign = ?", [campaign]
             )
-            return connection.total_changes - before
+            return inserted
 
     def exit(self, rows: Iterable[tuple[str, str, str, str]], now: datetime) -> int:
         """rows: (campaign, customer_id, cycle, exit_reason) of enrolments still active."""

@@ -246,6 +246,16 @@ def test_without_enroll_existing_only_customers_who_enter_later_are_enrolled(out
     assert report.enrolled == 1 and [e["customer_id"] for e in home.enrollments(campaign.name)] == ["new"]
 
 
+def test_a_first_run_that_stopped_before_enrolling_enrols_the_existing_audience_on_the_next(outreach_home):
+    home = outreach_home
+    home.build([customer("a", "a@guests.co.kr", first_seen_at=DAY0 - timedelta(days=30))])
+    campaign = home.write_campaign()
+    home.ledger.campaign_started_at(campaign.name, DAY0)  # the run that crashed got this far
+    report = home.run(campaign, DAY0 + timedelta(hours=1))
+    assert report.enrolled == 1
+    assert home.run(campaign, DAY0 + timedelta(hours=2)).enrolled == 0
+
+
 def test_a_birthday_enrols_days_before_once_a_year(outreach_home):
     home = outreach_home
     home.build(
