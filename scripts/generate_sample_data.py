@@ -2,18 +2,50 @@
 
     python scripts/generate_sample_data.py [--out sample_data/inbox] [--seed 7] [--manifest PATH]
 
-About 220 contact records across seven files, written the way people and tools really produce them:
-a CP949 export from Korean Excel, a UTF-8 CSV with a BOM, a workbook with a title row above its header,
-Google Forms exports in the Korean and English locales, webhook JSONL and a JSON dump. The output is
-byte-identical for a given seed (the workbook's document properties and zip timestamps are pinned).
+About 330 people: some 390 contact records across seven files and about 1,000 order lines across four
+order books, written the way people and tools really produce them: a CP949 export from Korean Excel, a
+UTF-8 CSV with a BOM, a workbook with a title row above its header, Google Forms exports in the Korean and
+English locales, webhook JSONL, a JSON dump, a CP949 POS export and the order team's workbooks. The output
+is byte-identical for a given seed (the workbooks' document properties and zip timestamps are pinned).
+
+The demo clock. Segments depend on when they are computed, and these bytes do not move with the calendar:
+the sample is drawn for ``DEMO_AS_OF`` (2026-11-16 10:00 in Seoul, a Monday), recorded as
+``manifest["as_of"]``; run it with ``DRIPLINE_AS_OF`` set to that. Nothing in the sample happens after it.
 
 Most rows are filler drawn from ``random.Random(seed)``: Korean and English names, Korean companies,
-phones and emails in the formats each source tends to use, and about a fifth of the people repeated in
+phones and emails in the formats each source tends to use, and about a quarter of the people repeated in
 a second source under a different format (always sharing a phone or an email with their first record).
+Each filler person is drawn for one lifecycle (``PROFILE_COUNTS``) and gets the records and the orders
+that put them in its segment as of the demo clock (segments.yml, the vars of dbt_project.yml):
+- vip: companies ordering 4-12 million KRW of catering every 40-70 days, 75-110 million KRW in all; there
+  are a few more of them than the top decile of buyers (vip_top_share) holds, so that the decile is theirs.
+- large: one catering event of 50-64 million KRW (account tier large) in the last year, a small order or
+  two before it; below every VIP's total, so they stay large accounts.
+- at_risk: 3-7 purchases 20-45 days apart, then silent for more than 2.2 times that (and under a year).
+- loyal: 3-9 purchases 20-60 days apart, the last within 0.7 of the interval.
+- repeat: two purchases, the last within 300 days. new: one purchase within 330 days, ten of them in the
+  two weeks before the demo clock (a welcome campaign has entrants).
+- churned: 1-4 purchases and every record before October 2025, more than 365 days before the clock; never
+  on the undated 거래처 sheet (an undated row counts as seen when it lands).
+- warm: never bought, a form submission since 25 August 2026 (within 90 days), nine in the last week.
+- cold: never bought; form submissions (if any) before August 2026, and never a form together with an
+  undated 거래처 row.
+About one buyer in seven is known only from the order books (walk-in and phone orders). Consent is about
+two thirds yes: fourteen people's only answer is a yes given in November or December 2024 (due for
+re-confirmation), eight gave a yes and withdrew it later, and some never answered or were never asked.
+Birthdays are written in about half of the people's rows: 생년월일 in the customer list (``1990-03-15``,
+``1990.3.15``, ``19900315``), 생일 in the Korean form (``03-15``, ``3월 15일``), Date of birth in the English
+form (``15/03`` when the day is over 12, else ``1990-03-15``) and birthday in the webhook (ISO); eight fall
+on the six days after the demo clock.
+
 The cases below are planted by hand so that the expected outcome of each is known. ``generate_inbox``
 returns a manifest with that ground truth (the person behind every record, the groups that must merge,
-the groups that must stay apart, the records to reject, the expected consent of every person); the CLI
-writes it next to the inbox as ``manifest.json``, outside the folders that are ingested.
+the groups that must stay apart, the records to reject, the expected consent of every person and when it
+was given, every person's birthday, their segment as of the demo clock in ``expected_segments`` and the
+lifecycle each filler person was drawn for in ``profiles``); the CLI writes it next to the inbox as
+``manifest.json``, outside the folders that are ingested. The expected segments are computed from the
+generated rows by the rules of docs/segments.md (``_expected_segments``), one person being one customer;
+the people of a may-merge case are left out.
 
 Matching (expected: one customer each)
 - ``phone_format_variants`` [minsu_kim_masitneun]: 010-4821-7730 in the customer list,
@@ -63,7 +95,12 @@ The emails and mobile numbers are invented but use real providers (gmail.com, na
 010 range, because matching rules depend on them; never point a live email provider at this data.
 Foreign numbers use ranges reserved for fiction (+1 555-01xx, +44 20 7946 0xxx).
 
-Orders (``spreadsheets/주문내역.xlsx``, sheet 주문, under a title row; ground truth in ``manifest["orders"]``)
+Orders (ground truth in ``manifest["orders"]``: each row's outcome, each buyer's purchases, total and last
+purchase). ``spreadsheets/POS_주문내역_2024.csv`` is the POS export to October 2024 (CP949, 주문일시 with the
+time of the sale); ``spreadsheets/주문내역.xlsx`` (sheet 주문, under a title row) the order team's book for
+November and December 2024; ``주문내역_2025.xlsx`` and ``주문내역_2026.xlsx`` (sheets 2025, 2026) one book
+a year, with the buyer's 업체명 for business orders. Order ids are unique across the books; a few orders
+have a second line or a partial refund a few days later. The planted cases are all in 주문내역.xlsx:
 - ``buyer_by_phone`` [minsu_kim_masitneun]: two orders with only his mobile -> his customer, 2 purchases.
 - ``order_lines_and_refund`` [seoyeon_lee_bluefork]: one order of two lines by email, and a refund line of
   it a few days later -> 1 purchase, its lines net of the refund.
@@ -74,7 +111,7 @@ Orders (``spreadsheets/주문내역.xlsx``, sheet 주문, under a title row; gro
 - ``unreadable_order_date`` (rejected): 주문일자 ``11월 말``.
 
 Row locators in the manifest: ``row`` is the 1-based line number for CSV and JSONL files, the worksheet
-row for the workbook (with ``sheet``) and the 1-based position in the array for the JSON file.
+row for a workbook (with ``sheet``) and the 1-based position in the array for the JSON file.
 """
 
 from __future__ import annotations
@@ -82,9 +119,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
+import math
 import random
 import re
+import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -94,6 +134,10 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 KST = timezone(timedelta(hours=9))
+# The demo clock: the sample is segmented as of this instant (DRIPLINE_AS_OF), a Monday morning in Seoul, so
+# that bytes written once keep meaning the same segments whatever day the demo runs.
+DEMO_AS_OF = "2026-11-16T10:00:00+09:00"
+AS_OF = datetime.fromisoformat(DEMO_AS_OF)
 WORKBOOK_SAVED_AT = datetime(2024, 11, 4, 9, 30, 0)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sample_data" / "inbox"
 
@@ -118,35 +162,89 @@ SOURCE_FILES = {
     LANDING: "forms/landing_page_signups.json",
 }
 SOURCE_SHEETS = {ACCOUNTS: "거래처", NEW_ACCOUNTS: "신규 거래처"}
-ORDERS_FILE = "spreadsheets/주문내역.xlsx"
-ORDERS_SHEET = "주문"
+FORM_SOURCES = (KR_FORM, EN_FORM, WEBHOOK, LANDING)
 NOTES_SHEET = "설명"
 
-# Rows per source, planted cases included; about 220 records in all.
-TARGET_ROWS = {
-    CUSTOMER_LIST: 60,
-    EVENT_LEADS: 40,
-    ACCOUNTS: 22,
-    NEW_ACCOUNTS: 12,
-    KR_FORM: 25,
-    EN_FORM: 24,
-    WEBHOOK: 20,
-    LANDING: 16,
+# The order book: a POS export until October 2024, then the order team's workbooks (one per year from 2025).
+POS_ORDERS_FILE = "spreadsheets/POS_주문내역_2024.csv"
+ORDERS_FILE = "spreadsheets/주문내역.xlsx"
+ORDERS_2025_FILE = "spreadsheets/주문내역_2025.xlsx"
+ORDERS_2026_FILE = "spreadsheets/주문내역_2026.xlsx"
+ORDER_FILES = (POS_ORDERS_FILE, ORDERS_FILE, ORDERS_2025_FILE, ORDERS_2026_FILE)
+ORDERS_SHEET = "주문"
+ORDER_SHEETS = {ORDERS_FILE: ORDERS_SHEET, ORDERS_2025_FILE: "2025", ORDERS_2026_FILE: "2026"}
+
+# How often each source is picked for a filler person's records (planted rows come on top).
+SOURCE_WEIGHTS = {
+    CUSTOMER_LIST: 80,
+    EVENT_LEADS: 45,
+    ACCOUNTS: 30,
+    NEW_ACCOUNTS: 16,
+    KR_FORM: 65,
+    EN_FORM: 45,
+    WEBHOOK: 45,
+    LANDING: 30,
 }
 ENGLISH_FRIENDLY = (EVENT_LEADS, EN_FORM, WEBHOOK, LANDING)
 ROMANISED_SOURCES = (EVENT_LEADS, EN_FORM)
 
-# When each source was filled in; the order matters for "latest consent answer wins".
+# When each source was filled in; the order matters for "latest consent answer wins". The forms are live and
+# exported the weekend before the demo clock; the spreadsheets are lists compiled once.
 SOURCE_PERIODS = {
     CUSTOMER_LIST: (date(2024, 1, 2), date(2024, 2, 29)),
-    KR_FORM: (date(2024, 3, 4), date(2024, 6, 28)),
-    EN_FORM: (date(2024, 3, 4), date(2024, 7, 31)),
-    WEBHOOK: (date(2024, 5, 1), date(2024, 5, 31)),
-    LANDING: (date(2024, 6, 1), date(2024, 8, 30)),
+    KR_FORM: (date(2024, 3, 4), date(2026, 11, 15)),
+    EN_FORM: (date(2024, 3, 4), date(2026, 11, 15)),
+    WEBHOOK: (date(2024, 5, 1), date(2026, 11, 15)),
+    LANDING: (date(2024, 6, 1), date(2026, 11, 15)),
     NEW_ACCOUNTS: (date(2024, 9, 2), date(2024, 9, 30)),
     EVENT_LEADS: (date(2024, 10, 15), date(2024, 10, 18)),
 }
 DATE_ONLY_SOURCES = (CUSTOMER_LIST, NEW_ACCOUNTS, EVENT_LEADS)
+FIRST_ORDER_DAY = date(2024, 1, 2)
+LAST_ORDER_DAY = date(2026, 11, 15)
+
+# Filler people per intended lifecycle as of DEMO_AS_OF (docs/segments.md; the planted people come on top).
+# "vip" are large repeat B2B buyers, more of them than the top decile of buyers holds, so that the decile is
+# theirs and the one-off catering orders over 50M KRW of "large" stay large accounts.
+PROFILE_COUNTS = {
+    "vip": 25,
+    "large": 6,
+    "at_risk": 28,
+    "loyal": 32,
+    "repeat": 36,
+    "new": 46,
+    "warm": 36,
+    "churned": 44,
+    "cold": 62,
+}
+BUYER_PROFILES = ("vip", "large", "at_risk", "loyal", "repeat", "new", "churned")
+# Buyers known only from the order book (walk-in and phone orders), by profile.
+ORDER_ONLY_SHARE = {"loyal": 0.1, "at_risk": 0.1, "repeat": 0.15, "new": 0.2, "churned": 0.15}
+FRESH_NEW_BUYERS = 10  # first purchase in the two weeks before DEMO_AS_OF
+FRESH_WARM_PROSPECTS = 9  # form submission in the seven days before DEMO_AS_OF
+VIP_MIN_TOTAL = 75_000_000
+CHURNED_BEFORE = date(2025, 9, 30)  # more than 365 days before DEMO_AS_OF, with a margin
+COLD_FORMS_BEFORE = date(2026, 7, 31)  # more than 90 days before DEMO_AS_OF
+WARM_FORMS_FROM = date(2026, 8, 25)
+FRESH_FORMS_FROM = date(2026, 11, 9)
+
+# Consent planted across the filler: yes answers given in 2024-11/12 and still the latest (due for
+# re-confirmation two years on), and yes answers withdrawn by a later no.
+CONSENT_RECONFIRM_PEOPLE = 14
+CONSENT_RECONFIRM_PERIOD = (date(2024, 11, 1), date(2024, 12, 31))
+CONSENT_WITHDRAWN_PEOPLE = 8
+
+# Birthdays (생년월일 in the customer list, 생일 in the Korean form, Date of birth in the English one,
+# birthday in the webhook): how often each is filled in and how it is written; a few fall just after
+# DEMO_AS_OF.
+BIRTHDAY_FILL = {CUSTOMER_LIST: 0.8, KR_FORM: 0.65, EN_FORM: 0.65, WEBHOOK: 0.75}
+BIRTHDAY_STYLES = {
+    CUSTOMER_LIST: [("iso", 6), ("dots", 3), ("digits", 2)],
+    KR_FORM: [("month_day", 1), ("korean", 1)],
+    EN_FORM: [("day_month", 1), ("iso", 1)],
+    WEBHOOK: [("iso", 1)],
+}
+BIRTHDAYS_SOON = 8  # birthdays on the six days after DEMO_AS_OF
 
 SURNAMES = [
     ("김", "Kim", 21),
@@ -278,6 +376,7 @@ class Person:
     alt_email: str
     company: Company
     is_korean: bool
+    birthday: date | None = None
 
 
 @dataclass(eq=False)
@@ -298,12 +397,20 @@ class Record:
     defect: str = ""
     nested: bool = False
     row: int = 0
+    birthday: date | None = None
+    birthday_style: str = ""
+
+    @property
+    def birthday_text(self) -> str:
+        return _birthday_text(self.birthday, self.birthday_style) if self.birthday else ""
 
     def ref(self) -> dict:
         ref = {"file": SOURCE_FILES[self.source], "row": self.row}
         if self.source in SOURCE_SHEETS:
             ref["sheet"] = SOURCE_SHEETS[self.source]
         ref.update(person_id=self.person_id, name=self.name, email=self.email, phone=str(self.phone))
+        if self.birthday:
+            ref["birthday"] = self.birthday_text
         return ref
 
 
@@ -317,6 +424,21 @@ class Case:
 
 def _kst(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, ss, tzinfo=KST)
+
+
+def _birthday_text(birthday: date, style: str) -> str:
+    """A birthday as people type it; day-first ``15/03`` only where the day cannot be read as a month."""
+    y, m, d = birthday.year, birthday.month, birthday.day
+    if style == "day_month" and d <= 12:
+        style = "iso"
+    return {
+        "iso": f"{y}-{m:02d}-{d:02d}",
+        "dots": f"{y}.{m}.{d}",
+        "digits": f"{y}{m:02d}{d:02d}",
+        "month_day": f"{m:02d}-{d:02d}",
+        "korean": f"{m}월 {d}일",
+        "day_month": f"{d:02d}/{m:02d}",
+    }[style]
 
 
 def _planted() -> tuple[list[Record], list[Case]]:
@@ -494,12 +616,12 @@ PHONE_STYLES = {
     LANDING: [("plain", 5), ("dash", 5)],
 }
 CONSENT_ANSWERS = {
-    CUSTOMER_LIST: [(True, 55), (False, 20), (None, 25)],
-    EVENT_LEADS: [(True, 50), (False, 25), (None, 25)],
-    KR_FORM: [(True, 50), (False, 30), (None, 20)],
-    EN_FORM: [(True, 55), (False, 30), (None, 15)],
-    WEBHOOK: [(True, 60), (False, 30), (None, 10)],
-    LANDING: [(True, 65), (False, 35)],
+    CUSTOMER_LIST: [(True, 66), (False, 16), (None, 18)],
+    EVENT_LEADS: [(True, 62), (False, 20), (None, 18)],
+    KR_FORM: [(True, 66), (False, 22), (None, 12)],
+    EN_FORM: [(True, 70), (False, 20), (None, 10)],
+    WEBHOOK: [(True, 70), (False, 24), (None, 6)],
+    LANDING: [(True, 75), (False, 25)],
 }
 
 
@@ -520,7 +642,8 @@ class _FillerFactory:
     def _mobile(self) -> str:
         while True:
             mobile = f"010{self.rng.randint(2000, 9999)}{self.rng.randint(0, 9999):04d}"
-            if mobile not in self.used_phones:
+            # libphonenumber has no 010-597x to 010-599x: such a number would be an unplanned bad phone.
+            if mobile not in self.used_phones and not "5970" <= mobile[3:7] <= "5999":
                 self.used_phones.add(mobile)
                 return mobile
 
@@ -566,10 +689,12 @@ class _FillerFactory:
             company = rng.choice(KOREAN_COMPANIES)
             personal_domain = _pick(rng, KOREAN_FREE_MAIL)
             mobile = self._mobile()
+        self.used_names.add(name)  # a namesake is a planted case, not filler
         personal = self._email(personal_locals, personal_domain)
         work = self._email(work_locals, company.domain)
         email, alt_email = (personal, work) if rng.random() < 0.65 else (work, personal)
-        return Person(person_id, name, roman, mobile, email, alt_email, company, not english)
+        birthday = date(rng.randint(1962, 2001), 1, 1) + timedelta(days=rng.randint(0, 364))
+        return Person(person_id, name, roman, mobile, email, alt_email, company, not english, birthday)
 
     def _foreign_phone(self) -> str:
         while True:
@@ -581,8 +706,11 @@ class _FillerFactory:
                 self.used_phones.add(_phone_key(phone))
                 return phone
 
-    def record(self, person: Person, source: str, keys: str) -> Record:
-        """``keys`` says which contact keys the row carries: "both", "phone" or "email"."""
+    def record(
+        self, person: Person, source: str, keys: str, window: tuple[date | None, date | None] = (None, None)
+    ) -> Record:
+        """``keys`` says which contact keys the row carries: "both", "phone" or "email"; ``window`` bounds
+        the day it was filled in (first and last day, either open), within the source's period."""
         rng = self.rng
         email_required = source in (KR_FORM, EN_FORM, WEBHOOK)
         email = ""
@@ -606,6 +734,9 @@ class _FillerFactory:
         nested = source == LANDING and person.is_korean and rng.random() < 0.4
         if nested:
             consent = None
+        birthday, birthday_style = None, ""
+        if source in BIRTHDAY_FILL and rng.random() < BIRTHDAY_FILL[source]:
+            birthday, birthday_style = person.birthday, _pick(rng, BIRTHDAY_STYLES[source])
         return Record(
             source=source,
             person_id=person.person_id,
@@ -615,9 +746,11 @@ class _FillerFactory:
             company=company,
             industry=industry,
             consent=consent,
-            at=self.moment(source),
+            at=self.moment(source, *window),
             note=note,
             nested=nested,
+            birthday=birthday,
+            birthday_style=birthday_style,
         )
 
     def _email_variant(self, email: str, source: str) -> str:
@@ -647,10 +780,13 @@ class _FillerFactory:
             return company.name
         return LEGAL_FORM.sub("", company.name).strip()
 
-    def moment(self, source: str) -> datetime | None:
+    def moment(self, source: str, first: date | None = None, last: date | None = None) -> datetime | None:
         if source not in SOURCE_PERIODS:
             return None
         start, end = SOURCE_PERIODS[source]
+        start, end = max(start, first or start), min(end, last or end)
+        if start > end:
+            raise ValueError(f"{source} has no day between {first} and {last}")
         day = start + timedelta(days=self.rng.randint(0, (end - start).days))
         at = datetime(day.year, day.month, day.day, tzinfo=KST)
         if source in DATE_ONLY_SOURCES:
@@ -658,34 +794,277 @@ class _FillerFactory:
         return at + timedelta(seconds=self.rng.randint(8 * 3600, 22 * 3600))
 
 
-def _filler(rng: random.Random, planted: list[Record]) -> list[Record]:
+@dataclass
+class Purchase:
+    """A planned order of a filler person: its lines (product, quantity, KRW amount), maybe a refund."""
+
+    at: datetime
+    lines: list[tuple[str, int, int]]
+    refund: tuple[datetime, int] | None = None
+
+
+@dataclass
+class Plan:
+    """A filler person, the lifecycle they are drawn for, their contact records and their purchases."""
+
+    person: Person
+    profile: str
+    fresh: bool = False
+    records: list[Record] = field(default_factory=list)
+    purchases: list[Purchase] = field(default_factory=list)
+
+
+# (product, unit price in KRW, quantity range): what private and small business customers order.
+SMALL_PRODUCTS = [
+    ("수제 케이크", 45_000, 1, 2),
+    ("과일 도시락", 9_500, 10, 30),
+    ("샌드위치 세트", 8_000, 15, 40),
+    ("프리미엄 도시락", 15_000, 10, 50),
+    ("디저트 플래터", 90_000, 1, 3),
+    ("커피 케이터링 (50인)", 350_000, 1, 1),
+    ("브런치 케이터링 (20인)", 320_000, 1, 2),
+    ("답례 쿠키", 3_500, 30, 100),
+    ("홈파티 케이터링 (15인)", 600_000, 1, 1),
+    ("돌잔치 케이터링 (40인)", 1_800_000, 1, 1),
+    ("임직원 점심 도시락", 13_000, 30, 150),
+]
+# What a company ordering every month or two orders: 4 to 12 million KRW at a time.
+B2B_PRODUCTS = [
+    ("임직원 점심 도시락", 13_000, 320, 600),
+    ("워크숍 케이터링", 45_000, 90, 200),
+    ("세미나 다과", 15_000, 280, 500),
+    ("행사 뷔페", 48_000, 100, 240),
+    ("월간 도시락 정기 배송", 9_800_000, 1, 1),
+]
+# One-off events over the large-account threshold (50,000,000 KRW), below what a VIP spends in all.
+LARGE_EVENTS = [
+    ("창립기념 행사 케이터링 (1,000인)", 58_000_000),
+    ("연말 송년회 뷔페 (900인)", 54_000_000),
+    ("컨퍼런스 케이터링 (3일)", 63_500_000),
+    ("체육대회 도시락·음료 (2,500인)", 52_500_000),
+    ("신제품 발표회 케이터링 (800인)", 50_400_000),
+]
+ADD_ONS = [("음료 추가", 3_000, 10, 60), ("디저트 추가", 4_000, 10, 40)]
+
+
+def _line(rng: random.Random, catalogue: list[tuple]) -> tuple[str, int, int]:
+    product, unit, low, high = rng.choice(catalogue)
+    quantity = rng.randint(low, high)
+    return product, quantity, unit * quantity
+
+
+def _order_time(rng: random.Random, day: date) -> datetime:
+    """Midnight for the order workbooks (a date cell); the POS export also has the time of the sale."""
+    if day < date(2024, 11, 1):
+        return datetime(day.year, day.month, day.day, rng.randint(10, 20), rng.randint(0, 59), tzinfo=KST)
+    return datetime(day.year, day.month, day.day, tzinfo=KST)
+
+
+def _schedule(rng: random.Random, last: date, count: int, interval: int) -> list[date]:
+    """``count`` purchase days ending on ``last``, about ``interval`` days apart (fewer if the book
+    starts before)."""
+    days = [last]
+    while len(days) < count:
+        previous = days[-1] - timedelta(days=max(1, interval + rng.randint(-3, 3)))
+        if previous < FIRST_ORDER_DAY:
+            break
+        days.append(previous)
+    return sorted(days)
+
+
+def _purchase_days(rng: random.Random, profile: str, fresh: bool) -> list[date]:
+    today = AS_OF.date()
+
+    def back(low: int, high: int) -> date:
+        return today - timedelta(days=rng.randint(low, high))
+
+    if profile == "vip":
+        return _schedule(rng, back(3, 35), 40, rng.randint(40, 70))
+    if profile == "loyal":
+        interval = rng.randint(20, 60)
+        return _schedule(rng, back(1, int(interval * 0.7)), rng.randint(3, 9), interval)
+    if profile == "at_risk":
+        interval = rng.randint(20, 45)
+        return _schedule(rng, back(max(60, int(interval * 2.2)), 320), rng.randint(3, 7), interval)
+    if profile == "repeat":
+        last = back(3, 300)
+        return [max(FIRST_ORDER_DAY, last - timedelta(days=rng.randint(14, 240))), last]
+    if profile == "new":
+        return [back(1, 14) if fresh else back(15, 330)]
+    if profile == "churned":
+        span = (CHURNED_BEFORE - date(2024, 2, 1)).days
+        last = date(2024, 2, 1) + timedelta(days=rng.randint(0, span))
+        return _schedule(rng, last, _pick(rng, [(1, 50), (2, 30), (3, 15), (4, 5)]), rng.randint(20, 90))
+    if profile == "large":
+        return [back(6, 336)]
+    return []
+
+
+def _purchases(rng: random.Random, profile: str, fresh: bool) -> list[Purchase]:
+    days = _purchase_days(rng, profile, fresh)
+    if profile == "vip":
+        usual = rng.choice(B2B_PRODUCTS)
+        target = rng.randint(VIP_MIN_TOTAL, 110_000_000)
+        purchases, total = [], 0
+        for day in reversed(days):  # from the latest back, until they have spent the target
+            line = _line(rng, [usual] if rng.random() < 0.8 else B2B_PRODUCTS)
+            purchases.insert(0, Purchase(_order_time(rng, day), [line]))
+            total += line[2]
+            if total >= target:
+                break
+        while total < VIP_MIN_TOTAL:  # the book started before they spent it: bigger orders
+            for purchase in purchases:
+                product, quantity, amount = purchase.lines[0]
+                purchase.lines[0] = (product, quantity * 5 // 4, amount * 5 // 4)
+            total = sum(p.lines[0][2] for p in purchases)
+    elif profile == "large":
+        product, amount = rng.choice(LARGE_EVENTS)
+        event = Purchase(_order_time(rng, days[0]), [(product, 1, amount)])
+        earlier = sorted(
+            days[0] - timedelta(days=rng.randint(20, 300))
+            for _ in range(_pick(rng, [(0, 2), (1, 2), (2, 1)]))
+        )
+        purchases = [Purchase(_order_time(rng, day), [_line(rng, SMALL_PRODUCTS)]) for day in earlier]
+        purchases.append(event)
+    else:
+        purchases = [Purchase(_order_time(rng, day), [_line(rng, SMALL_PRODUCTS)]) for day in days]
+    for purchase in purchases:
+        if profile != "large" and rng.random() < 0.12:
+            purchase.lines.append(_line(rng, ADD_ONS))
+    return purchases
+
+
+def _plan_records(factory: _FillerFactory, plan: Plan, primary: str) -> None:
+    """The contact records of one person: a primary source, sometimes a second, dated as the profile needs."""
+    rng, person, profile = factory.rng, plan.person, plan.profile
+    weights = dict(SOURCE_WEIGHTS)
+    if profile in ("vip", "large"):
+        weights[ACCOUNTS] *= 3
+        weights[NEW_ACCOUNTS] *= 3
+    if profile == "churned":
+        del weights[ACCOUNTS]  # an undated row counts as seen when it lands: a churned buyer has none
+    second_chance = 0.3 if profile in BUYER_PROFILES else 0.22
+    others = [s for s in weights if s != primary and (person.is_korean or s in ENGLISH_FRIENDLY)]
+    if profile == "cold":
+        # A form and an undated workbook row together read as a recent form submission: a warm prospect.
+        others = [s for s in others if not (ACCOUNTS in (primary, s) and {primary, s} & set(FORM_SOURCES))]
+    sources = [primary]
+    if others and rng.random() < second_chance:
+        sources.append(rng.choices(others, weights=[weights[s] for s in others])[0])
+
+    def window(source: str, first_record: bool) -> tuple[date | None, date | None]:
+        if profile == "churned":
+            return None, CHURNED_BEFORE
+        if profile == "cold" and source in FORM_SOURCES:
+            return None, COLD_FORMS_BEFORE
+        if profile == "warm" and first_record:
+            return (FRESH_FORMS_FROM if plan.fresh else WARM_FORMS_FROM), None
+        return None, None
+
+    if len(sources) == 1:
+        keys = rng.choices(["both", "phone", "email"], weights=[85, 5, 10])[0]
+        plan.records.append(factory.record(person, primary, keys, window(primary, True)))
+        return
+    first = factory.record(person, sources[0], "both", window(sources[0], True))
+    keys = rng.choices(["both", "phone", "email"], [6, 2, 2])[0]
+    second = factory.record(person, sources[1], keys, window(sources[1], False))
+    # Two consent answers on nearly the same day would make "latest answer wins" a coin toss.
+    while first.at and second.at and abs(first.at - second.at) < timedelta(days=2):
+        second.at = factory.moment(second.source, *window(sources[1], False))
+    plan.records += [first, second]
+
+
+def _filler(rng: random.Random, planted: list[Record]) -> list[Plan]:
     factory = _FillerFactory(rng, planted)
-    remaining = dict(TARGET_ROWS)
-    for record in planted:
-        remaining[record.source] -= 1
-    records: list[Record] = []
-    while any(remaining.values()):
-        open_sources = [s for s in TARGET_ROWS if remaining[s] > 0]
-        primary = rng.choices(open_sources, weights=[remaining[s] for s in open_sources])[0]
-        english = primary in ENGLISH_FRIENDLY and rng.random() < 0.4
-        sources = [primary]
-        others = [s for s in open_sources if s != primary and (not english or s in ENGLISH_FRIENDLY)]
-        if others and rng.random() < 0.22:
-            sources.append(rng.choice(others))
-        person = factory.person(english)
-        if len(sources) == 1:
-            first_keys = rng.choices(["both", "phone", "email"], weights=[85, 5, 10])[0]
-            records.append(factory.record(person, primary, first_keys))
+    profiles = [profile for profile, count in PROFILE_COUNTS.items() for _ in range(count)]
+    rng.shuffle(profiles)
+    fresh_left = {"new": FRESH_NEW_BUYERS, "warm": FRESH_WARM_PROSPECTS}
+    plans = []
+    for profile in profiles:
+        fresh = fresh_left.get(profile, 0) > 0
+        if fresh:
+            fresh_left[profile] -= 1
+        if rng.random() < ORDER_ONLY_SHARE.get(profile, 0.0):
+            plan = Plan(factory.person(english=rng.random() < 0.1), profile, fresh)
         else:
-            first = factory.record(person, sources[0], "both")
-            second = factory.record(person, sources[1], rng.choices(["both", "phone", "email"], [6, 2, 2])[0])
-            # Two consent answers on nearly the same day would make "latest answer wins" a coin toss.
-            while first.at and second.at and abs(first.at - second.at) < timedelta(days=2):
-                second.at = factory.moment(second.source)
-            records += [first, second]
-        for source in sources:
-            remaining[source] -= 1
-    return records
+            sources = FORM_SOURCES if profile == "warm" else tuple(SOURCE_WEIGHTS)
+            if profile == "churned":
+                sources = tuple(s for s in sources if s != ACCOUNTS)
+            primary = rng.choices(sources, weights=[SOURCE_WEIGHTS[s] for s in sources])[0]
+            english = primary in ENGLISH_FRIENDLY and rng.random() < 0.3
+            plan = Plan(factory.person(english), profile, fresh)
+            _plan_records(factory, plan, primary)
+        plan.purchases = _purchases(rng, profile, fresh)
+        while (
+            not _cp949(plan.person.name)
+            and plan.purchases[:1]
+            and plan.purchases[0].at.date() < date(2024, 11, 1)
+        ):
+            plan.purchases = _purchases(rng, profile, fresh)  # the CP949 POS export cannot hold Müller
+        plans.append(plan)
+    _plant_refunds(rng, plans)
+    _plant_consent(rng, factory, plans)
+    _plant_birthdays_soon(rng, plans)
+    return plans
+
+
+def _cp949(text: str) -> bool:
+    try:
+        text.encode("cp949")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plant_refunds(rng: random.Random, plans: list[Plan]) -> None:
+    """A few partial refunds in the order workbooks, a few days after the order and in the same book."""
+    candidates = [
+        purchase
+        for plan in plans
+        if plan.profile in ("vip", "loyal")
+        for purchase in plan.purchases
+        if purchase.at.date() >= date(2025, 1, 1)
+        and purchase.at.month < 12
+        and purchase.at.date() < date(2026, 11, 1)
+    ]
+    for purchase in rng.sample(candidates, 5):
+        amount = purchase.lines[0][2]
+        refund = -max(10_000, amount * rng.randint(1, 3) // 10 // 10_000 * 10_000)
+        purchase.refund = (purchase.at + timedelta(days=rng.randint(2, 5)), refund)
+
+
+def _plant_consent(rng: random.Random, factory: _FillerFactory, plans: list[Plan]) -> None:
+    single_forms = [
+        plan
+        for plan in plans
+        if plan.profile != "warm"
+        and len(plan.records) == 1
+        and plan.records[0].source in FORM_SOURCES
+        and not plan.records[0].nested
+    ]
+    for plan in rng.sample(single_forms, CONSENT_RECONFIRM_PEOPLE):
+        record = plan.records[0]
+        record.at = factory.moment(record.source, *CONSENT_RECONFIRM_PERIOD)
+        record.consent = True
+    pairs = [
+        plan
+        for plan in plans
+        if len(plan.records) == 2 and all(r.source in CONSENT_ANSWERS and not r.nested for r in plan.records)
+    ]
+    for plan in rng.sample(pairs, CONSENT_WITHDRAWN_PEOPLE):
+        earlier, later = sorted(plan.records, key=lambda r: r.at)
+        earlier.consent, later.consent = True, False
+
+
+def _plant_birthdays_soon(rng: random.Random, plans: list[Plan]) -> None:
+    """Birthdays on the six days after DEMO_AS_OF, for a birthday campaign that looks a week ahead."""
+    with_birthday = [plan for plan in plans if any(r.birthday for r in plan.records)]
+    for offset, plan in enumerate(rng.sample(with_birthday, BIRTHDAYS_SOON)):
+        day = AS_OF.date() + timedelta(days=1 + offset % 6)
+        plan.person.birthday = plan.person.birthday.replace(month=day.month, day=day.day)
+        for record in plan.records:
+            if record.birthday:
+                record.birthday = plan.person.birthday
 
 
 def _csv_line(values: list, quote_all: bool = False) -> str:
@@ -701,7 +1080,17 @@ def _by_time(records: list[Record]) -> list[Record]:
 
 
 def _write_customer_list(path: Path, records: list[Record]) -> None:
-    header = ["번호", "고객명", "휴대폰", "이메일", "회사명", "마케팅 수신 동의", "등록일", "업종"]
+    header = [
+        "번호",
+        "고객명",
+        "휴대폰",
+        "이메일",
+        "회사명",
+        "마케팅 수신 동의",
+        "등록일",
+        "생년월일",
+        "업종",
+    ]
     lines = [_csv_line(header)]
     for number, record in enumerate(_by_time(records), start=1):
         if number == 21:
@@ -717,6 +1106,7 @@ def _write_customer_list(path: Path, records: list[Record]) -> None:
             record.company,
             consent,
             record.at.strftime("%Y-%m-%d"),
+            record.birthday_text,
             record.industry,
         ]
         if record.defect == "extra_cell":
@@ -761,6 +1151,7 @@ def _write_kr_form(path: Path, records: list[Record]) -> None:
         "성함",
         "연락처",
         "회사명",
+        "생일 (선택)",
         "개인정보 수집 및 이용 동의 (필수)",
         "마케팅 정보 수신에 동의하십니까? (선택)",
     ]
@@ -773,6 +1164,7 @@ def _write_kr_form(path: Path, records: list[Record]) -> None:
             record.name,
             record.phone,
             record.company,
+            record.birthday_text,
             "동의합니다",
             consent,
         ]
@@ -788,6 +1180,7 @@ def _write_en_form(path: Path, records: list[Record]) -> None:
         "Your name",
         "Phone number",
         "Company",
+        "Date of birth",
         "I agree to receive marketing emails",
     ]
     lines = [_csv_line(header, quote_all=True)]
@@ -797,7 +1190,16 @@ def _write_en_form(path: Path, records: list[Record]) -> None:
         consent = {True: "Yes", False: "No", None: ""}[record.consent]
         lines.append(
             _csv_line(
-                [timestamp, record.email, record.name, record.phone, record.company, consent], quote_all=True
+                [
+                    timestamp,
+                    record.email,
+                    record.name,
+                    record.phone,
+                    record.company,
+                    record.birthday_text,
+                    consent,
+                ],
+                quote_all=True,
             )
         )
         record.row = len(lines)
@@ -819,7 +1221,9 @@ def _submission(record: Record, submission_id: str) -> dict:
 def _write_webhook(path: Path, records: list[Record], rng: random.Random) -> None:
     lines = []
     for record in _by_time(records):
-        line = json.dumps(_submission(record, f"sub_{rng.getrandbits(40):010x}"), ensure_ascii=False)
+        submission = _submission(record, f"sub_{rng.getrandbits(40):010x}")
+        submission["birthday"] = record.birthday_text or None
+        line = json.dumps(submission, ensure_ascii=False)
         if record.defect == "broken_json":
             line = line[: line.index(record.email) + len(record.email) // 2]
         lines.append(line + "\n")
@@ -843,9 +1247,11 @@ def _write_landing(path: Path, records: list[Record], rng: random.Random) -> Non
 class _PinnedTimeZipFile(ZipFile):
     """A zip whose entries all carry one timestamp, so the same workbook always has the same bytes."""
 
+    saved_at = WORKBOOK_SAVED_AT
+
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
         if isinstance(zinfo_or_arcname, str):
-            zinfo_or_arcname = ZipInfo(zinfo_or_arcname, date_time=WORKBOOK_SAVED_AT.timetuple()[:6])
+            zinfo_or_arcname = ZipInfo(zinfo_or_arcname, date_time=self.saved_at.timetuple()[:6])
             zinfo_or_arcname.compress_type = ZIP_DEFLATED
             zinfo_or_arcname.external_attr = 0o600 << 16
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
@@ -896,22 +1302,27 @@ def _write_workbook(path: Path, accounts: list[Record], new_accounts: list[Recor
     notes["A5"] = "- 대표번호(02-555-1234)만 아는 경우 비고에 개인 휴대폰 번호를 따로 적어 주세요."
     notes["A7"] = "문의: 영업지원팀 (내선 210)"
 
-    workbook.properties.creator = "영업지원팀"
-    workbook.properties.lastModifiedBy = "영업지원팀"
-    workbook.properties.created = WORKBOOK_SAVED_AT
-    workbook.properties.modified = WORKBOOK_SAVED_AT
+    _save_workbook(workbook, path, "영업지원팀", WORKBOOK_SAVED_AT)
+
+
+def _save_workbook(workbook: Workbook, path: Path, author: str, saved_at: datetime) -> None:
+    workbook.properties.creator = author
+    workbook.properties.lastModifiedBy = author
+    workbook.properties.created = saved_at
+    workbook.properties.modified = saved_at
     # Not workbook.save(): it stamps "modified" with the current time.
     with _PinnedTimeZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        archive.saved_at = saved_at
         ExcelWriter(workbook, archive).write_data()
 
 
 @dataclass
 class Order:
-    """One row of the order sheet. ``expect`` is what becomes of it: purchase, unlinked or rejected."""
+    """One row of an order sheet. ``expect`` is what becomes of it: purchase, unlinked or rejected."""
 
     person_id: str
     order_id: str
-    day: date | str
+    day: date | datetime | str
     name: str
     phone: str
     email: str
@@ -922,6 +1333,20 @@ class Order:
     expect: str = "purchase"
     value: int = 0
     row: int = 0
+    at: datetime | None = None  # when it was ordered, for a ``day`` written as text too
+    file: str = ORDERS_FILE
+    company: str = ""
+    payment: str = ""
+
+    def __post_init__(self) -> None:
+        if self.at is None and isinstance(self.day, date):
+            self.at = self.day if isinstance(self.day, datetime) else _kst(*self.day.timetuple()[:3])
+
+    def ref(self) -> dict:
+        ref = {"file": self.file, "row": self.row}
+        if self.file in ORDER_SHEETS:
+            ref["sheet"] = ORDER_SHEETS[self.file]
+        return ref | {"person_id": self.person_id, "name": self.name, "order_id": self.order_id}
 
 
 def _orders() -> list[Order]:
@@ -940,7 +1365,7 @@ def _orders() -> list[Order]:
         Order("nobody_minsu_kim", "20241110-03", date(2024, 11, 10), "김민수", "", "",
               "샌드위치 세트", 20, 160000, note="현장 결제", expect="unlinked"),
         Order("minsu_kim_masitneun", "20241112-01", "2024. 11. 12.", "김민수", "010-4821-7730", "",
-              "음료 추가", 30, "90,000원", value=90000),
+              "음료 추가", 30, "90,000원", value=90000, at=_kst(2024, 11, 12)),
         Order("eunseo_pyo_orders", "20241113-02", date(2024, 11, 13), "표은서", "010-2468-1357",
               "eunseo.pyo@gmail.com", "브런치 케이터링", 1, 320000, value=320000),
         Order("yerin_song_sodam", "20241115-01", date(2024, 11, 15), "송예린", "01044556677",
@@ -948,16 +1373,89 @@ def _orders() -> list[Order]:
         Order("eunseo_pyo_orders", "20241120-04", date(2024, 11, 20), "표은서", "010-2468-1357",
               "eunseo.pyo@gmail.com", "쿠키 답례품", 50, "₩175,000", value=175000),
         Order("unknown_buyer", "20241122-01", "11월 말", "최지아", "010-7788-9900", "",
-              "케이크", 1, 60000, note="날짜 미정", expect="rejected"),
+              "케이크", 1, 60000, note="날짜 미정", expect="rejected", at=_kst(2024, 11, 22)),
     ]
     # fmt: on
+
+
+def _order_file(at: datetime) -> str:
+    if at.date() < date(2024, 11, 1):
+        return POS_ORDERS_FILE
+    return {2024: ORDERS_FILE, 2025: ORDERS_2025_FILE, 2026: ORDERS_2026_FILE}[at.year]
+
+
+def _filler_orders(rng: random.Random, plans: list[Plan], planted: list[Order]) -> list[Order]:
+    """The order rows of the filler buyers, identified by a phone or an email their contact rows carry."""
+    rows: list[tuple[datetime, Plan, Purchase, bool]] = []
+    for plan in plans:
+        for purchase in plan.purchases:
+            rows.append((purchase.at, plan, purchase, False))
+            if purchase.refund:
+                rows.append((purchase.refund[0], plan, purchase, True))
+    order_ids: dict[int, str] = {}
+    used_ids = {order.order_id for order in planted}
+    pos_number = 0
+    orders = []
+    for at, plan, purchase, is_refund in sorted(rows, key=lambda row: (row[0], row[1].person.person_id)):
+        person = plan.person
+        if id(purchase) not in order_ids:
+            if _order_file(at) == POS_ORDERS_FILE:
+                pos_number += 1
+                order_id = f"P{at:%y%m%d}-{pos_number:04d}"
+            else:
+                order_id = next(
+                    f"{at:%Y%m%d}-{n:02d}" for n in range(1, 100) if f"{at:%Y%m%d}-{n:02d}" not in used_ids
+                )
+            used_ids.add(order_id)
+            order_ids[id(purchase)] = order_id
+        phones = {r.phone for r in plan.records if r.phone}
+        emails = [r.email.strip().lower() for r in plan.records if r.email]
+        if not plan.records:  # known only from the order book
+            phones, emails = {person.mobile}, [person.email] if rng.random() < 0.3 else []
+        phone = _format_phone(person.mobile, _pick(rng, [("dash", 7), ("plain", 3)])) if phones else ""
+        email = emails[0] if emails and (not phone or rng.random() < 0.3) else ""
+        company = ""
+        if plan.profile in ("vip", "large"):
+            company = person.company.name if person.is_korean else person.company.name_en
+        payment = _pick(rng, [("카드", 7), ("계좌이체", 2), ("현금", 1)])
+        lines = [(purchase.lines[0][0], -1, purchase.refund[1])] if is_refund else purchase.lines
+        for product, quantity, amount in lines:
+            written: int | str = amount
+            if _order_file(at) != POS_ORDERS_FILE and rng.random() < 0.05:
+                written = f"{amount:,}원"
+            orders.append(
+                Order(person.person_id, order_ids[id(purchase)], at if at.hour else at.date(), person.name,
+                      phone, email, product, quantity, written, note="부분 환불" if is_refund else "",
+                      value=amount, at=at, file=_order_file(at), company=company, payment=payment)
+            )  # fmt: skip
+    return orders
+
+
+def _write_pos_orders(path: Path, orders: list[Order]) -> None:
+    """The POS system's export: CP949, one line per order line, the time of the sale, plain amounts."""
+    header = ["주문번호", "주문일시", "주문자", "휴대폰", "이메일", "상품명", "수량", "결제금액", "결제수단"]
+    lines = [_csv_line(header)]
+    for order in orders:
+        values = [order.order_id, f"{order.at:%Y-%m-%d %H:%M}", order.name, order.phone, order.email,
+                  order.product, order.quantity, order.amount, order.payment]  # fmt: skip
+        lines.append(_csv_line(values))
+        order.row = len(lines)
+    path.write_bytes("".join(lines).encode("cp949"))
+
+
+def _order_cell(sheet, row: int, column: int, value: object, amount_column: int) -> None:
+    cell = sheet.cell(row=row, column=column, value=value if value != "" else None)
+    if isinstance(value, date):
+        cell.number_format = "yyyy-mm-dd"
+    elif column == amount_column and isinstance(value, int):
+        cell.number_format = "#,##0"
 
 
 def _write_orders(path: Path, orders: list[Order]) -> None:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = ORDERS_SHEET
-    sheet["A1"] = "2024년 11월 케이터링 주문내역"
+    sheet["A1"] = "2024년 11~12월 케이터링 주문내역"
     sheet.merge_cells("A1:I1")
     header = ["주문번호", "주문일자", "고객명", "연락처", "이메일", "상품명", "수량", "결제금액", "비고"]
     for column, title in enumerate(header, start=1):
@@ -966,11 +1464,7 @@ def _write_orders(path: Path, orders: list[Order]) -> None:
         values = [order.order_id, order.day, order.name, order.phone, order.email, order.product,
                   order.quantity, order.amount, order.note]  # fmt: skip
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value if value != "" else None)
-            if isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif column == 8 and isinstance(value, int):
-                cell.number_format = "#,##0"
+            _order_cell(sheet, row, column, value, amount_column=8)
         order.row = row
     for column, width in zip("ABCDEFGHI", [14, 12, 8, 15, 26, 22, 6, 12, 14], strict=True):
         sheet.column_dimensions[column].width = width
@@ -978,40 +1472,64 @@ def _write_orders(path: Path, orders: list[Order]) -> None:
     notes["A1"] = "주문내역 작성 안내"
     notes["A3"] = "- 환불은 같은 주문번호로 음수 금액을 적어 주세요."
     notes["A4"] = "- 문의: 010-2345-0000 (주문 담당)"
-    workbook.properties.creator = "주문관리팀"
-    workbook.properties.lastModifiedBy = "주문관리팀"
-    workbook.properties.created = WORKBOOK_SAVED_AT
-    workbook.properties.modified = WORKBOOK_SAVED_AT
-    with _PinnedTimeZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(workbook, archive).write_data()
+    _save_workbook(workbook, path, "주문관리팀", datetime(2024, 12, 31, 18, 0, 0))
+
+
+def _write_year_orders(path: Path, orders: list[Order], year: int, saved_at: datetime) -> None:
+    """A year's order workbook: the order team's own columns, the buyer's company for business orders."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = ORDER_SHEETS[_order_file(_kst(year, 6, 1))]
+    sheet["A1"] = f"{year}년 케이터링 주문내역"
+    sheet.merge_cells("A1:J1")
+    header = ["주문번호", "주문일", "주문자", "연락처", "이메일", "업체명", "상품명", "수량", "금액", "비고"]
+    for column, title in enumerate(header, start=1):
+        sheet.cell(row=3, column=column, value=title)
+    for row, order in enumerate(orders, start=4):
+        values = [order.order_id, order.day, order.name, order.phone, order.email, order.company,
+                  order.product, order.quantity, order.amount, order.note]  # fmt: skip
+        for column, value in enumerate(values, start=1):
+            _order_cell(sheet, row, column, value, amount_column=9)
+        order.row = row
+    for column, width in zip("ABCDEFGHIJ", [14, 12, 8, 15, 28, 22, 26, 6, 14, 12], strict=True):
+        sheet.column_dimensions[column].width = width
+    _save_workbook(workbook, path, "주문관리팀", saved_at)
+
+
+def _purchases_of(orders: list[Order]) -> dict[str, list[tuple[datetime, int]]]:
+    """Each buyer's purchases as int_orders__purchases counts them: the lines of one order id, netted, dated
+    by the first line that is not a refund; an order that nets to nothing is no purchase."""
+    lines: dict[tuple[str, str], list[Order]] = {}
+    for order in orders:
+        if order.expect == "purchase":
+            lines.setdefault((order.person_id, order.order_id), []).append(order)
+    purchases: dict[str, list[tuple[datetime, int]]] = {}
+    for (person_id, _), rows in sorted(lines.items()):
+        value = sum(row.value for row in rows)
+        if value > 0:
+            at = min(row.at for row in rows if row.value >= 0)
+            purchases.setdefault(person_id, []).append((at, value))
+    return {person_id: sorted(p) for person_id, p in purchases.items()}
 
 
 def _orders_manifest(orders: list[Order], known_people: set[str]) -> dict:
-    def ref(order: Order) -> dict:
-        return {"file": ORDERS_FILE, "sheet": ORDERS_SHEET, "row": order.row, "person_id": order.person_id,
-                "name": order.name, "order_id": order.order_id}  # fmt: skip
-
-    purchases: dict[str, dict] = {}
+    files: dict[str, int] = dict.fromkeys(ORDER_FILES, 0)
     for order in orders:
-        if order.expect != "purchase":
-            continue
-        person = purchases.setdefault(order.person_id, {"orders": set(), "total_value": 0, "currency": "KRW"})
-        person["orders"].add(order.order_id)
-        person["total_value"] += order.value
+        files[order.file] += 1
     return {
-        "file": ORDERS_FILE,
-        "sheet": ORDERS_SHEET,
-        "rows": [ref(o) | {"expect": o.expect} for o in orders],
+        "files": files,
+        "rows": [o.ref() | {"expect": o.expect} for o in orders],
         "expected_purchases": {
             pid: {
-                "purchase_count": len(p["orders"]),
-                "total_value": p["total_value"],
-                "currency": p["currency"],
+                "purchase_count": len(p),
+                "total_value": sum(value for _, value in p),
+                "currency": "KRW",
+                "last_purchase_at": max(at for at, _ in p).isoformat(),
             }
-            for pid, p in sorted(purchases.items())
+            for pid, p in sorted(_purchases_of(orders).items())
         },
-        "unlinked": [ref(o) for o in orders if o.expect == "unlinked"],
-        "rejected": [ref(o) for o in orders if o.expect == "rejected"],
+        "unlinked": [o.ref() for o in orders if o.expect == "unlinked"],
+        "rejected": [o.ref() for o in orders if o.expect == "rejected"],
         "order_only_people": sorted({o.person_id for o in orders if o.expect == "purchase"} - known_people),
     }
 
@@ -1019,6 +1537,85 @@ def _orders_manifest(orders: list[Order], known_people: set[str]) -> dict:
 def _expected_consent(records: list[Record]) -> bool | None:
     answers = [r for r in records if r.accepted and r.consent is not None and r.at is not None]
     return max(answers, key=lambda r: r.at).consent if answers else None
+
+
+def _expected_consent_at(records: list[Record]) -> str | None:
+    answers = [r for r in records if r.accepted and r.consent is not None and r.at is not None]
+    return max(r.at for r in answers).isoformat() if answers else None
+
+
+def _days(start: datetime, end: datetime) -> int:
+    """Whole days from start to end in elapsed time, as the dbt macro days_between counts them."""
+    return math.floor((end - start).total_seconds() / 86400)
+
+
+def _expected_segments(records: list[Record], orders: list[Order], skip: set[str]) -> dict[str, str]:
+    """The segment of every person as of DEMO_AS_OF under segments.yml and the vars of dbt_project.yml
+    (docs/segments.md), one person being one customer; the people in ``skip`` (may merge) are left out.
+
+    A row without a date of its own (the workbook's 거래처 sheet) counts as seen when it lands, which is after
+    DEMO_AS_OF: its person is active. An order row naming an email or a phone is a contact record dated by
+    the buyer's latest order row."""
+    seen: dict[str, list[datetime]] = {}
+    has_form: dict[str, bool] = {}
+    for record in records:
+        if record.accepted:
+            seen.setdefault(record.person_id, []).append(record.at or AS_OF)
+            has_form[record.person_id] = (
+                has_form.get(record.person_id, False) or record.source in FORM_SOURCES
+            )
+    for order in orders:
+        if order.expect != "rejected" and (order.phone or order.email):
+            seen.setdefault(order.person_id, []).append(order.at)
+    purchases = {
+        person_id: [(at, value) for at, value in p if at <= AS_OF]
+        for person_id, p in _purchases_of(orders).items()
+    }
+    purchases = {person_id: p for person_id, p in purchases.items() if p}
+    totals = sorted((sum(value for _, value in p) for p in purchases.values()), reverse=True)
+
+    def is_vip(total: int) -> bool:  # percent_rank over total_value descending below vip_top_share
+        rank = sum(1 for other in totals if other > total)
+        return total > 0 and rank / (len(totals) - 1) < 0.1
+
+    segments = {}
+    for person_id in sorted(set(seen) - skip):
+        bought = purchases.get(person_id, [])
+        last_purchase = max((at for at, _ in bought), default=None)
+        activity = max(seen[person_id] + ([last_purchase] if last_purchase else []))
+        days_inactive = max(0, _days(activity, AS_OF))
+        total = sum(value for _, value in bought)
+        purchase_days = sorted({math.floor(at.timestamp() / 86400) for at, _ in bought})
+        gaps = [b - a for a, b in itertools.pairwise(purchase_days)]
+        at_risk = len(bought) >= 3 and _days(last_purchase, AS_OF) > statistics.median(gaps) * 1.5
+        large = any(value >= 50_000_000 for _, value in bought)
+        if not bought:
+            stage = "prospect"
+        elif days_inactive > 365:
+            stage = "churned"
+        elif at_risk:
+            stage = "at_risk"
+        elif is_vip(total):
+            stage = "vip"
+        else:
+            stage = {1: "new", 2: "repeat"}.get(len(bought), "regular")
+        if bought and is_vip(total) and stage != "churned":
+            segment = "vip_accounts"
+        elif large and stage != "churned":
+            segment = "large_accounts"
+        elif stage == "prospect":
+            warm = has_form.get(person_id, False) and days_inactive <= 90
+            segment = "warm_prospects" if warm else "cold_prospects"
+        else:
+            segment = {
+                "at_risk": "at_risk_regulars",
+                "regular": "loyal_regulars",
+                "repeat": "repeat_buyers",
+                "new": "first_time_buyers",
+                "churned": "churned",
+            }[stage]
+        segments[person_id] = segment
+    return segments
 
 
 def _manifest(seed: int, records: list[Record], cases: list[Case]) -> dict:
@@ -1033,6 +1630,7 @@ def _manifest(seed: int, records: list[Record], cases: list[Case]) -> dict:
         files[SOURCE_FILES[record.source]] = files.get(SOURCE_FILES[record.source], 0) + 1
     return {
         "seed": seed,
+        "as_of": DEMO_AS_OF,
         "files": files,
         "record_count": len(records),
         "expected_customers": {
@@ -1057,7 +1655,18 @@ def _manifest(seed: int, records: list[Record], cases: list[Case]) -> dict:
         "may_merge": [[r.ref() for r in c.records] for c in cases if c.expect == "may_merge"],
         "rejected": [r.ref() for r in records if not r.accepted],
         "expected_consent": {pid: _expected_consent(recs) for pid, recs in accepted_people.items()},
-        "records": [r.ref() | {"accepted": r.accepted} for r in records],
+        "expected_consent_at": {
+            pid: at for pid, recs in accepted_people.items() if (at := _expected_consent_at(recs))
+        },
+        "birthdays": {
+            pid: min(r.birthday for r in recs if r.birthday).isoformat()
+            for pid, recs in sorted(accepted_people.items())
+            if any(r.birthday for r in recs)
+        },
+        "records": [
+            r.ref() | {"accepted": r.accepted, "at": r.at.isoformat() if r.at else None, "consent": r.consent}
+            for r in records
+        ],
     }
 
 
@@ -1065,8 +1674,9 @@ def generate_inbox(out: Path, seed: int = 7) -> dict:
     """Write the sample inbox under ``out`` and return the manifest of what was planted in it."""
     rng = random.Random(seed)
     planted, cases = _planted()
-    records = planted + _filler(rng, planted)
-    by_source: dict[str, list[Record]] = {source: [] for source in TARGET_ROWS}
+    plans = _filler(rng, planted)
+    records = planted + [record for plan in plans for record in plan.records]
+    by_source: dict[str, list[Record]] = {source: [] for source in SOURCE_FILES}
     for record in records:
         by_source[record.source].append(record)
     rng.shuffle(by_source[ACCOUNTS])
@@ -1081,16 +1691,34 @@ def generate_inbox(out: Path, seed: int = 7) -> dict:
     _write_en_form(out / SOURCE_FILES[EN_FORM], by_source[EN_FORM])
     _write_webhook(out / SOURCE_FILES[WEBHOOK], by_source[WEBHOOK], rng)
     _write_landing(out / SOURCE_FILES[LANDING], by_source[LANDING], rng)
-    orders = _orders()
-    _write_orders(out / ORDERS_FILE, orders)
+
+    planted_orders = _orders()
+    orders = planted_orders + _filler_orders(rng, plans, planted_orders)
+    # Each book lists its rows by date; rows of one day keep their order (the planted ones first).
+    by_file = {
+        file: sorted((o for o in orders if o.file == file), key=lambda o: o.at) for file in ORDER_FILES
+    }
+    _write_pos_orders(out / POS_ORDERS_FILE, by_file[POS_ORDERS_FILE])
+    _write_orders(out / ORDERS_FILE, by_file[ORDERS_FILE])
+    _write_year_orders(
+        out / ORDERS_2025_FILE, by_file[ORDERS_2025_FILE], 2025, datetime(2025, 12, 31, 18, 0, 0)
+    )
+    _write_year_orders(
+        out / ORDERS_2026_FILE, by_file[ORDERS_2026_FILE], 2026, datetime(2026, 11, 15, 18, 0, 0)
+    )
+    orders = [order for file in ORDER_FILES for order in by_file[file]]
 
     records.sort(key=lambda r: (SOURCE_FILES[r.source], SOURCE_SHEETS.get(r.source, ""), r.row))
     manifest = _manifest(seed, records, cases)
     manifest["orders"] = _orders_manifest(orders, {r.person_id for r in records if r.accepted})
-    manifest["files"][ORDERS_FILE] = 0  # no contact list in it: its buyers are in manifest["orders"]
+    for file in ORDER_FILES:
+        manifest["files"][file] = 0  # no contact list in them: their buyers are in manifest["orders"]
     manifest["files"] = dict(sorted(manifest["files"].items()))
     new_people = len(manifest["orders"]["order_only_people"])
     manifest["expected_customers"] = {k: v + new_people for k, v in manifest["expected_customers"].items()}
+    may_merge = {r["person_id"] for group in manifest["may_merge"] for r in group}
+    manifest["expected_segments"] = _expected_segments(records, orders, may_merge)
+    manifest["profiles"] = {plan.person.person_id: plan.profile for plan in plans}
     return manifest
 
 

@@ -1,6 +1,8 @@
 """`make run` on a temporary home with the shipped sample data, checked against its ground truth."""
 
 import json
+from collections import Counter
+from datetime import datetime
 from itertools import combinations
 
 import duckdb
@@ -26,6 +28,8 @@ def run(tmp_path_factory, dbt_manifest):
     shutil.copytree(REPO_ROOT / "sample_data" / "inbox", home / "inbox")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DRIPLINE_HOME", str(home))
+        # The sample's segments are planted as of its demo clock, not as of today.
+        patch.setenv("DRIPLINE_AS_OF", MANIFEST["as_of"])
         patch.setenv("DAGSTER_HOME", str(home / "dagster"))
         first_code = cli.main(["run"])
         with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
@@ -153,12 +157,37 @@ def test_the_customers_asset_reports_its_counts_in_the_homes_dagster_instance(ru
         MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"]
     )
     # The second run landed nothing new; its metadata says so.
-    assert ingest.asset_materialization.metadata["files_already_landed"].value == 4
+    spreadsheets = [f for f in MANIFEST["files"] if f.startswith("spreadsheets/")]
+    assert ingest.asset_materialization.metadata["files_already_landed"].value == len(spreadsheets)
 
 
 @pytest.fixture(scope="module")
 def customer_of_person(customer_of) -> dict[str, str]:
     return {r["person_id"]: customer_of[_locator(r)] for r in MANIFEST["records"] if r["accepted"]}
+
+
+@pytest.fixture(scope="module")
+def customer_of_order_row(run) -> dict[tuple, str]:
+    """The customer of each order row that is a buyer's contact record (one row per distinct buyer)."""
+    rows = (
+        run["db"]
+        .execute(
+            "select source || '/' || source_file, source_sheet, source_row, customer_id"
+            " from customer_source_records where source_record_id like 'order-buyer:%'"
+        )
+        .fetchall()
+    )
+    return {(file, sheet, row): customer for file, sheet, row, customer in rows}
+
+
+@pytest.fixture(scope="module")
+def customer_of_buyer(customer_of_person, customer_of_order_row) -> dict[str, str]:
+    """Every person's customer, the people known only from the order books included."""
+    customers = dict(customer_of_person)
+    for ref in ORDERS["rows"]:
+        if ref["person_id"] not in customers and _locator(ref) in customer_of_order_row:
+            customers[ref["person_id"]] = customer_of_order_row[_locator(ref)]
+    return customers
 
 
 def test_every_order_row_lands_and_the_orders_asset_reports_it(run):
@@ -182,27 +211,14 @@ def test_every_order_row_lands_and_the_orders_asset_reports_it(run):
 
 
 @pytest.mark.parametrize("person_id", sorted(ORDERS["expected_purchases"]))
-def test_each_buyer_has_the_purchases_of_the_order_sheet(run, customer_of_person, person_id):
+def test_each_buyer_has_the_purchases_of_the_order_sheets(run, customer_of_buyer, person_id):
     expected = ORDERS["expected_purchases"][person_id]
-    if person_id in ORDERS["order_only_people"]:
-        name = next(r["name"] for r in ORDERS["rows"] if r["person_id"] == person_id)
-        [(customer_id,)] = (
-            run["db"]
-            .execute(
-                "select customer_id from customer_source_records"
-                " where source_record_id like 'order-buyer:%' and full_name = ?",
-                [name],
-            )
-            .fetchall()
-        )
-    else:
-        customer_id = customer_of_person[person_id]
     [(count, total, currency, first, last)] = (
         run["db"]
         .execute(
             "select purchase_count, total_value, currency, first_purchase_at, last_purchase_at"
             " from customers where customer_id = ?",
-            [customer_id],
+            [customer_of_buyer[person_id]],
         )
         .fetchall()
     )
@@ -211,26 +227,24 @@ def test_each_buyer_has_the_purchases_of_the_order_sheet(run, customer_of_person
         expected["total_value"],
         expected["currency"],
     )
-    assert first <= last
+    assert first <= last == datetime.fromisoformat(expected["last_purchase_at"])
 
 
-def test_order_buyers_join_their_people_and_nobody_else(run, customer_of_person):
-    buyers = dict(
-        run["db"]
-        .execute(
-            "select source_row, customer_id from customer_source_records"
-            " where source_record_id like 'order-buyer:%'"
-        )
-        .fetchall()
-    )
-    person_of_row = {r["row"]: r["person_id"] for r in ORDERS["rows"]}
-    for row, customer_id in buyers.items():
+def test_order_buyers_join_their_people_and_nobody_else(run, customer_of_person, customer_of_order_row):
+    person_of_row = {_locator(r): r["person_id"] for r in ORDERS["rows"]}
+    order_only = {}
+    for row, customer_id in customer_of_order_row.items():
         person = person_of_row[row]
         if person in customer_of_person:
             assert customer_id == customer_of_person[person], person
         else:
             assert person in ORDERS["order_only_people"]
             assert customer_id not in customer_of_person.values(), person
+            order_only.setdefault(person, set()).add(customer_id)
+    # each person known only from the order books is one customer of their own
+    assert sorted(order_only) == ORDERS["order_only_people"]
+    assert all(len(customers) == 1 for customers in order_only.values())
+    assert len({c for customers in order_only.values() for c in customers}) == len(order_only)
     # customers whose purchases the manifest does not expect have none
     buying = {customer_of_person.get(p) for p in ORDERS["expected_purchases"]}
     others = [
@@ -259,3 +273,21 @@ def test_an_unlinked_order_says_why_and_no_one_gets_it(run):
         "select count(*) from int_customers__purchases where purchase_key = ?",
         [f"spreadsheets:order={unlinked['order_id']}"],
     ).fetchall() == [(0,)]
+
+
+def test_every_person_is_in_the_segment_planted_for_them_as_of_the_demo_clock(run, customer_of_buyer):
+    segment_of = dict(run["db"].execute("select customer_id, segment from customers").fetchall())
+    wrong = {
+        person: (expected, segment_of[customer_of_buyer[person]])
+        for person, expected in MANIFEST["expected_segments"].items()
+        if segment_of[customer_of_buyer[person]] != expected
+    }
+    assert wrong == {}
+
+
+def test_every_segment_has_customers_and_none_holds_more_than_35_percent(run):
+    shares = dict(run["db"].execute("select segment, customer_share from segment_summary").fetchall())
+    counts = Counter(segment for (segment,) in run["db"].execute("select segment from customers").fetchall())
+    assert set(counts) == set(shares) == set(MANIFEST["expected_segments"].values())
+    assert max(shares.values()) <= 0.35, shares
+    assert min(counts.values()) >= 5, counts

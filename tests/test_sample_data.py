@@ -2,24 +2,47 @@ import csv
 import io
 import json
 import zipfile
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from scripts.generate_sample_data import WORKBOOK_SAVED_AT, generate_inbox
+from scripts.generate_sample_data import DEMO_AS_OF, WORKBOOK_SAVED_AT, generate_inbox
 from scripts.synthetic_contacts import generate_synthetic
 
 CUSTOMER_LIST = "spreadsheets/고객명단_2024.csv"
 EVENT_LEADS = "spreadsheets/event_leads_2024-10.csv"
 WORKBOOK = "spreadsheets/영업팀_거래처.xlsx"
 ORDERS = "spreadsheets/주문내역.xlsx"
+POS_ORDERS = "spreadsheets/POS_주문내역_2024.csv"
+ORDERS_2025 = "spreadsheets/주문내역_2025.xlsx"
+ORDERS_2026 = "spreadsheets/주문내역_2026.xlsx"
+ORDER_BOOKS = [POS_ORDERS, ORDERS, ORDERS_2025, ORDERS_2026]
 KR_FORM = "forms/구글폼_상담신청.csv"
 EN_FORM = "forms/google_form_newsletter.csv"
 WEBHOOK = "forms/webhook_submissions.jsonl"
 LANDING = "forms/landing_page_signups.json"
-ENCODINGS = {CUSTOMER_LIST: "cp949", EVENT_LEADS: "utf-8-sig", KR_FORM: "utf-8", EN_FORM: "utf-8"}
+ENCODINGS = {
+    CUSTOMER_LIST: "cp949",
+    EVENT_LEADS: "utf-8-sig",
+    KR_FORM: "utf-8",
+    EN_FORM: "utf-8",
+    POS_ORDERS: "cp949",
+}
+SEGMENTS = [
+    "vip_accounts",
+    "large_accounts",
+    "at_risk_regulars",
+    "loyal_regulars",
+    "repeat_buyers",
+    "first_time_buyers",
+    "warm_prospects",
+    "churned",
+    "cold_prospects",
+]
+AS_OF = datetime.fromisoformat(DEMO_AS_OF)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +61,7 @@ def test_same_seed_writes_identical_bytes(inbox, tmp_path):
 
     first, second = _files(first_out), _files(tmp_path / "inbox")
     assert sorted(first) == sorted(
-        [CUSTOMER_LIST, EVENT_LEADS, WORKBOOK, ORDERS, KR_FORM, EN_FORM, WEBHOOK, LANDING]
+        [CUSTOMER_LIST, EVENT_LEADS, WORKBOOK, KR_FORM, EN_FORM, WEBHOOK, LANDING, *ORDER_BOOKS]
     )
     assert first == second
     assert first_manifest == second_manifest
@@ -102,30 +125,80 @@ def test_order_workbook_has_a_title_row_korean_order_columns_and_a_notes_sheet(i
     workbook = load_workbook(inbox[0] / ORDERS)
     assert workbook.sheetnames == ["주문", "안내"]
     orders = workbook["주문"]
-    assert orders["A1"].value == "2024년 11월 케이터링 주문내역"
+    assert orders["A1"].value == "2024년 11~12월 케이터링 주문내역"
     assert [cell.value for cell in orders[3]] == [
         "주문번호", "주문일자", "고객명", "연락처", "이메일", "상품명", "수량", "결제금액", "비고"
     ]  # fmt: skip
     amounts = [row[7] for row in orders.iter_rows(min_row=4, values_only=True)]
     assert {"240만원", "₩175,000", -90000} <= set(amounts)
-    with zipfile.ZipFile(inbox[0] / ORDERS) as archive:
-        assert {info.date_time for info in archive.infolist()} == {WORKBOOK_SAVED_AT.timetuple()[:6]}
+
+
+@pytest.mark.parametrize("book", [ORDERS, ORDERS_2025, ORDERS_2026])
+def test_order_workbooks_are_pinned_to_the_day_they_were_last_saved(inbox, book):
+    workbook = load_workbook(inbox[0] / book)
+    saved_at = workbook.properties.modified
+    assert workbook.properties.created == saved_at <= AS_OF.replace(tzinfo=None)
+    with zipfile.ZipFile(inbox[0] / book) as archive:
+        assert {info.date_time for info in archive.infolist()} == {saved_at.timetuple()[:6]}
+
+
+def test_yearly_order_books_name_the_buyers_company_and_hold_large_catering_orders(inbox):
+    large = []
+    for book, year in [(ORDERS_2025, 2025), (ORDERS_2026, 2026)]:
+        sheet = load_workbook(inbox[0] / book)[str(year)]
+        assert sheet["A1"].value == f"{year}년 케이터링 주문내역"
+        assert [cell.value for cell in sheet[3]] == [
+            "주문번호", "주문일", "주문자", "연락처", "이메일", "업체명", "상품명", "수량", "금액", "비고"
+        ]  # fmt: skip
+        rows = list(sheet.iter_rows(min_row=4, values_only=True))
+        days = [row[1] for row in rows]
+        assert {day.year for day in days} == {year}
+        assert days == sorted(days)
+        large += [row for row in rows if isinstance(row[8], int) and row[8] >= 50_000_000]
+    assert len(large) >= 3
+    assert all(company for *_, company, _, _, _, _ in large)
+
+
+def test_pos_export_is_cp949_with_the_time_of_each_sale(inbox):
+    raw = (inbox[0] / POS_ORDERS).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("cp949"))))
+    assert list(rows[0]) == [
+        "주문번호",
+        "주문일시",
+        "주문자",
+        "휴대폰",
+        "이메일",
+        "상품명",
+        "수량",
+        "결제금액",
+        "결제수단",
+    ]
+    times = [datetime.strptime(row["주문일시"], "%Y-%m-%d %H:%M") for row in rows]
+    assert times == sorted(times)
+    assert datetime(2024, 1, 1) <= times[0] and times[-1] < datetime(2024, 11, 1)
 
 
 def test_order_manifest_locates_every_order_row_and_knows_each_outcome(inbox):
     out, manifest = inbox
     orders = manifest["orders"]
-    sheet = load_workbook(out / ORDERS)["주문"]
+    assert sum(orders["files"].values()) == len(orders["rows"])
+    books = {f: load_workbook(out / f) for f in orders["files"] if f.endswith(".xlsx")}
     for ref in orders["rows"]:
-        cells = [cell.value for cell in sheet[ref["row"]]]
+        if "sheet" in ref:
+            cells = [cell.value for cell in books[ref["file"]][ref["sheet"]][ref["row"]]]
+        else:
+            cells = next(csv.reader([_row_text(out, ref)]))
         assert cells[0] == ref["order_id"] and cells[2] == ref["name"], ref
     assert [r["expect"] for r in orders["rows"]].count("rejected") == len(orders["rejected"]) == 1
     assert [r["name"] for r in orders["unlinked"]] == ["김민수"]
-    assert orders["order_only_people"] == ["eunseo_pyo_orders"]
+    assert "eunseo_pyo_orders" in orders["order_only_people"]
     assert orders["expected_purchases"]["seoyeon_lee_bluefork"] == {
         "purchase_count": 1,
         "total_value": 210000,
         "currency": "KRW",
+        "last_purchase_at": "2024-11-07T00:00:00+09:00",
     }
     # the buyers said to be known are people of the contact files
     known = {r["person_id"] for r in manifest["records"] if r["accepted"]}
@@ -178,6 +251,7 @@ def test_manifest_locates_every_record(inbox):
         if ref["accepted"]:
             assert ref["email"].strip() in text
             assert ref["phone"] in text
+            assert ref.get("birthday", "") in text
 
 
 @pytest.mark.parametrize(
@@ -233,3 +307,100 @@ def test_synthetic_generator_is_deterministic(tmp_path):
     generate_synthetic(tmp_path / "a", n_records=2_000, files=3)
     generate_synthetic(tmp_path / "b", n_records=2_000, files=3)
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_the_manifest_carries_the_demo_clock_a_monday_morning_in_seoul(inbox):
+    assert inbox[1]["as_of"] == DEMO_AS_OF
+    assert (AS_OF.isoweekday(), AS_OF.hour, AS_OF.utcoffset()) == (1, 10, timedelta(hours=9))
+
+
+def test_nothing_in_the_sample_happens_after_the_demo_clock(inbox):
+    manifest = inbox[1]
+    stamps = [r["at"] for r in manifest["records"] if r["at"]]
+    stamps += [p["last_purchase_at"] for p in manifest["orders"]["expected_purchases"].values()]
+    assert max(datetime.fromisoformat(at) for at in stamps) < AS_OF
+
+
+def test_every_segment_is_planted_and_none_holds_more_than_35_percent(inbox):
+    manifest = inbox[1]
+    segments = manifest["expected_segments"]
+    people = {r["person_id"] for r in manifest["records"] if r["accepted"]}
+    people |= set(manifest["orders"]["order_only_people"])
+    may_merge = {r["person_id"] for group in manifest["may_merge"] for r in group}
+    assert set(segments) == people - may_merge
+    assert 250 <= len(people) <= 400
+    counts = Counter(segments.values())
+    assert set(counts) == set(SEGMENTS)
+    assert max(counts.values()) <= 0.35 * len(segments), counts
+    assert min(counts.values()) >= 5, counts
+
+
+def test_first_time_buyers_and_warm_prospects_include_recent_entrants(inbox):
+    manifest = inbox[1]
+    segments, purchases = manifest["expected_segments"], manifest["orders"]["expected_purchases"]
+    fresh_buyers = [
+        person
+        for person, segment in segments.items()
+        if segment == "first_time_buyers"
+        and AS_OF - datetime.fromisoformat(purchases[person]["last_purchase_at"]) <= timedelta(days=14)
+    ]
+    assert len(fresh_buyers) >= 5
+    form_files = ("forms/",)
+    fresh_forms = {
+        r["person_id"]
+        for r in manifest["records"]
+        if r["accepted"]
+        and r["file"].startswith(form_files)
+        and AS_OF - datetime.fromisoformat(r["at"]) <= timedelta(days=7)
+        and segments.get(r["person_id"]) == "warm_prospects"
+    }
+    assert len(fresh_forms) >= 5
+
+
+def test_consent_is_a_realistic_mix_with_withdrawals_and_two_year_old_answers(inbox):
+    manifest = inbox[1]
+    people = set(manifest["expected_segments"])
+    consent = manifest["expected_consent"]
+    consented = [p for p in people if consent.get(p) is True]
+    assert 0.55 <= len(consented) / len(people) <= 0.70
+    assert sum(consent.get(p) is None for p in people) >= 20  # never asked, or known from the order book only
+    answers: dict[str, list[tuple[str, bool]]] = {}
+    for r in manifest["records"]:
+        if r["accepted"] and r["consent"] is not None:
+            answers.setdefault(r["person_id"], []).append((r["at"], r["consent"]))
+    withdrawn = [p for p, given in answers.items() if True in dict(given).values() and consent[p] is False]
+    assert len(withdrawn) >= 5
+    two_years_old = [p for p in consented if manifest["expected_consent_at"][p][:7] in ("2024-11", "2024-12")]
+    assert len(two_years_old) >= 10
+
+
+def test_about_half_the_people_give_a_birthday_some_within_the_week_after_the_demo_clock(inbox):
+    manifest = inbox[1]
+    people = set(manifest["expected_segments"])
+    birthdays = {p: datetime.fromisoformat(b).date() for p, b in manifest["birthdays"].items() if p in people}
+    assert 0.4 <= len(birthdays) / len(people) <= 0.6
+    week = {(AS_OF.date() + timedelta(days=n)).strftime("%m-%d") for n in range(1, 8)}
+    soon = [p for p, b in birthdays.items() if b.strftime("%m-%d") in week]
+    assert len(soon) >= 5
+    assert len(birthdays) - len(soon) >= 100
+    written = {r["birthday"] for r in manifest["records"] if "birthday" in r}
+    shapes = {_birthday_shape(text) for text in written}
+    assert shapes == {"1990-03-15", "1990.3.15", "19900315", "03-15", "3월 15일", "15/03"}
+
+
+def _birthday_shape(text: str) -> str:
+    for shape, pattern in [
+        ("1990-03-15", "%Y-%m-%d"),
+        ("1990.3.15", "%Y.%m.%d"),
+        ("19900315", "%Y%m%d"),
+        ("03-15", "%m-%d"),
+        ("3월 15일", "%m월 %d일"),
+        ("15/03", "%d/%m"),
+    ]:
+        dated = text if "%Y" in pattern else f"2000 {text}"  # a leap year, so that 29 February reads
+        try:
+            datetime.strptime(dated, pattern if "%Y" in pattern else f"%Y {pattern}")
+        except ValueError:
+            continue
+        return shape
+    raise AssertionError(text)
