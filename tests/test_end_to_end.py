@@ -291,3 +291,90 @@ def test_every_segment_has_customers_and_none_holds_more_than_35_percent(run):
     assert set(counts) == set(shares) == set(MANIFEST["expected_segments"].values())
     assert max(shares.values()) <= 0.35, shares
     assert min(counts.values()) >= 5, counts
+
+
+def _outbox(home) -> list[dict]:
+    import gzip
+
+    return [json.load(gzip.open(p)) for p in sorted((home / "outreach" / "outbox").rglob("*.json.gz"))]
+
+
+def test_every_shipped_campaign_mails_someone_and_the_second_run_mails_nobody_again(run):
+    statuses = dict(
+        run["db"]
+        .execute(
+            "select campaign, count(*) filter (where status = 'dry_run') from campaign_sends group by campaign"
+        )
+        .fetchall()
+    )
+    assert set(statuses) == {
+        "at_risk_win_back",
+        "birthday_greetings",
+        "consent_reconfirmation",
+        "warm_prospect_follow_up",
+        "welcome_first_buyers",
+    }
+    assert all(count > 0 for count in statuses.values()), statuses
+    # both runs decided as of the demo clock: each send was recorded in the outbox exactly once
+    recipients = Counter(
+        p["custom_args"]["send_id"] for message in _outbox(run["home"]) for p in message["personalizations"]
+    )
+    assert max(recipients.values()) == 1
+    assert sum(recipients.values()) == sum(statuses.values())
+    [(keys, rows)] = (
+        run["db"]
+        .execute("select count(distinct (campaign, step, customer_id, cycle)), count(*) from campaign_sends")
+        .fetchall()
+    )
+    assert keys == rows
+
+
+def test_campaigns_mail_only_consented_customers_at_the_address_they_wrote(run):
+    mailed = (
+        run["db"]
+        .execute(
+            """
+        select s.campaign, s.purpose, s.email, c.email_address, c.consent_email, e."group"
+        from campaign_sends as s
+        inner join customers as c on s.customer_id = c.customer_id
+        inner join campaign_enrollments as e
+            on s.campaign = e.campaign and s.customer_id = e.customer_id and s.cycle = e.cycle
+        where s.status = 'dry_run'
+        """
+        )
+        .fetchall()
+    )
+    assert mailed
+    for campaign, purpose, email, address, consent, group in mailed:
+        assert email == address and email is not None, campaign
+        assert group == "treatment", campaign
+        if purpose == "marketing":
+            assert consent, campaign
+    reasons = dict(
+        run["db"]
+        .execute("select reason, count(*) from campaign_sends where status = 'skipped' group by reason")
+        .fetchall()
+    )
+    assert reasons.get("no_consent", 0) > 0  # the sample has customers who never agreed: they are recorded
+    [(holdouts,)] = (
+        run["db"].execute("select count(*) from campaign_sends where status = 'holdout'").fetchall()
+    )
+    assert holdouts > 0
+
+
+def test_marketing_subjects_carry_the_korean_advertising_marker_and_every_footer_the_sender(run):
+    messages = _outbox(run["home"])
+    marketing = [m for m in messages if m["custom_args"]["campaign"] != "consent_reconfirmation"]
+    service = [m for m in messages if m["custom_args"]["campaign"] == "consent_reconfirmation"]
+    assert marketing and service
+    phones = dict(run["db"].execute("select customer_id, primary_phone from customers").fetchall())
+    for message in marketing:
+        for person in message["personalizations"]:
+            phone = phones[person["custom_args"]["customer_id"]]
+            if phone is None or phone.startswith("+82"):
+                assert person["subject"].startswith("(광고) "), person["subject"]
+    assert not any(p["subject"].startswith("(광고)") for m in service for p in m["personalizations"])
+    for message in messages:
+        footer = message["content"][-1]["value"]
+        assert "서울특별시 성동구 성수이로 113" in footer and "<%asm_group_unsubscribe_raw_url%>" in footer
+        assert message["asm"] == {"group_id": 21001}
