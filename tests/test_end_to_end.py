@@ -303,7 +303,8 @@ def test_every_shipped_campaign_mails_someone_and_the_second_run_mails_nobody_ag
     statuses = dict(
         run["db"]
         .execute(
-            "select campaign, count(*) filter (where status = 'dry_run') from campaign_sends group by campaign"
+            "select campaign, count(*) filter (where status = 'dry_run') "
+            "from campaign_sends group by campaign"
         )
         .fetchall()
     )
