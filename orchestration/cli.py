@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.campaigns import CampaignDefinitionError, load_campaigns
+from orchestration.lib.campaigns import CampaignDefinitionError, configured_campaigns
 from orchestration.lib.paths import SAMPLE_INBOX_DIR, SAMPLE_MANIFEST
 from orchestration.lib.segments import SegmentDefinitionError, load_segments
 from orchestration.lib.settings import DriplineSettings
@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return suppress(settings, args)
     try:
         # before anything runs: a bad segment or campaign definition stops here
-        segments = {segment.name for segment in load_segments(settings.segments_file)}
-        load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+        load_segments(settings.segments_file)
+        configured_campaigns(settings)
     except (SegmentDefinitionError, CampaignDefinitionError) as error:
         print(error, file=sys.stderr)
         return 2

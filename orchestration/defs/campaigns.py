@@ -18,7 +18,12 @@ from dagster_dbt import get_asset_key_for_model
 
 from connectors.sendgrid import SendGridError, SendGridMailer
 from orchestration.defs.dbt import dripline_dbt_models
-from orchestration.lib.campaigns import Campaign, CampaignDefinitionError, load_campaigns
+from orchestration.lib.campaigns import (
+    Campaign,
+    CampaignDefinitionError,
+    compliance_problems,
+    configured_campaigns,
+)
 from orchestration.lib.outreach import (
     SERVICE_SUPPRESSION_KINDS,
     SUPPRESSION_KINDS,
@@ -26,7 +31,7 @@ from orchestration.lib.outreach import (
     SendContext,
     run_campaign,
 )
-from orchestration.lib.segments import load_segments, resolve_as_of
+from orchestration.lib.segments import resolve_as_of
 from orchestration.lib.send_ledger import SendLedger, iso, land_ledger_changes
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
@@ -37,9 +42,8 @@ ELIGIBILITY_CHECK = "sends_only_to_eligible"
 
 
 def validated_campaigns(settings: DriplineSettings) -> list[Campaign]:
-    segments = {segment.name for segment in load_segments(settings.segments_file)}
     try:
-        return load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+        return configured_campaigns(settings)
     except CampaignDefinitionError as error:
         raise dg.Failure(description=str(error)) from error
 
@@ -214,6 +218,8 @@ def build_campaign_asset(campaign: Campaign) -> dg.AssetsDefinition:
                 f"DRIPLINE_SEND_MODE={settings.send_mode} but DRIPLINE_SENDGRID_API_KEY is not set: dry run"
             )
         context.log.info(f"{current.name}: {send.mode.replace('_', ' ')} as of {send.now.isoformat()}")
+        for problem in compliance_problems(current.name, current, settings.sender_address):
+            context.log.warning(f"{problem} (a dry run goes on; sandbox and live sending refuse it)")
         try:
             report = run_campaign(
                 current,
@@ -288,9 +294,7 @@ def build_send_ledger_asset(campaign_keys: list[dg.AssetKey]) -> dg.AssetsDefini
 @dg.definitions
 def defs() -> dg.Definitions:
     # Loading the code location checks every campaign file: a bad one names itself in the UI at once.
-    settings = DriplineSettings()
-    segments = {segment.name for segment in load_segments(settings.segments_file)}
-    campaigns = load_campaigns(settings.campaigns_dir, segments, settings.from_email, settings.sender_address)
+    campaigns = configured_campaigns(DriplineSettings())
     campaign_assets = [build_campaign_asset(campaign) for campaign in campaigns]
     keys = [dg.AssetKey(["campaigns", campaign.name]) for campaign in campaigns]
     return dg.Definitions(assets=[*campaign_assets, build_send_ledger_asset(keys)])

@@ -14,21 +14,33 @@ import re
 from datetime import time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import duckdb
 import jinja2
 import jinja2.meta
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchestration.lib.paths import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:
+    from orchestration.lib.settings import DriplineSettings
 
 CAMPAIGN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 STEP_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 WAIT = re.compile(r"(\d+)\s*([mhdw])")
 WAIT_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+FREQUENCY = re.compile(r"(\d+)\s*(?:/|in|per)\s*(\d+)\s*d(?:ays?)?")
 EXIT_CONDITIONS = ("replied", "converted", "unsubscribed", "bounced", "left_audience")
 CUSTOMERS_YML = DBT_PROJECT_DIR / "models" / "marts" / "customers.yml"
 
@@ -71,7 +83,7 @@ class Trigger(_Strict):
     # lookback_days) on the campaign's first run, not only those who arrive later.
     enroll_existing: bool = False
     # date: the customers column whose anniversary triggers (birthday, first_purchase_at, consent_email_at)
-    field: str | None = None
+    field: str | None = Field(default=None, validation_alias=AliasChoices("field", "date_field", "column"))
     days_before: int = Field(default=0, ge=0, le=60)
     every_years: int = Field(default=1, ge=1, le=10)
     # form_submission: the sources whose new records count as a submission.
@@ -90,20 +102,48 @@ class Trigger(_Strict):
 
 
 class Sender(_Strict):
-    email: str | None = None
-    name: str | None = None
-    address: str | None = Field(default=None, description="Postal address printed in the footer.")
+    email: str | None = Field(default=None, validation_alias=AliasChoices("email", "from_email"))
+    name: str | None = Field(default=None, validation_alias=AliasChoices("name", "from_name"))
+    address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("address", "postal_address"),
+        description="Postal address printed in the footer.",
+    )
 
 
 class FrequencyCap(_Strict):
-    max_sends: int = Field(ge=1)
-    days: int = Field(ge=1)
+    """At most ``max_sends`` marketing emails to a customer in ``days`` days; also written "2/7d"."""
+
+    max_sends: int = Field(ge=1, validation_alias=AliasChoices("max_sends", "max", "limit"))
+    days: int = Field(ge=1, validation_alias=AliasChoices("days", "per_days", "window_days", "within_days"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = FREQUENCY.fullmatch(value.strip().lower())
+            if not match:
+                raise ValueError(f"{value!r} is not a frequency cap such as 2/7d ({{max_sends: 2, days: 7}})")
+            return {"max_sends": int(match.group(1)), "days": int(match.group(2))}
+        return value
 
 
 class QuietHours(_Strict):
+    """No send between start and end, local time; ``false`` turns them off, "21:00-08:00" sets both."""
+
     enabled: bool = True
     start: str = "21:00"
     end: str = "08:00"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"enabled": value}
+        if isinstance(value, str):
+            start, _, end = value.partition("-")
+            return {"start": start.strip(), "end": end.strip()}
+        return value
 
     @field_validator("start", "end")
     @classmethod
@@ -173,9 +213,14 @@ class Campaign(_Strict):
     sender: Sender = Field(default_factory=Sender)
     reply_to: str | None = Field(default=None, description="Replies go to local+<send_id>@domain.")
     categories: list[str] = Field(default_factory=list, max_length=9)
-    unsubscribe_group_id: int | None = Field(default=None, description="SendGrid ASM group id.")
+    unsubscribe_group_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("unsubscribe_group_id", "asm_group_id", "unsubscribe_group"),
+        description="SendGrid ASM group id; default DRIPLINE_SENDGRID_UNSUBSCRIBE_GROUP_ID.",
+    )
     exit_on: list[Literal["replied", "converted", "unsubscribed", "bounced", "left_audience"]] = Field(
-        default_factory=lambda: ["replied", "unsubscribed", "bounced", "left_audience"]
+        default_factory=lambda: ["replied", "unsubscribed", "bounced", "left_audience"],
+        validation_alias=AliasChoices("exit_on", "exit_conditions", "exits"),
     )
     frequency_cap: FrequencyCap | None = None
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
@@ -269,7 +314,6 @@ def _semantic_problems(
     campaign: Campaign,
     segment_names: set[str],
     from_email: str | None,
-    sender_address: str | None,
 ) -> list[str]:
     problems = []
     columns = customer_columns()
@@ -287,16 +331,6 @@ def _semantic_problems(
         problems.append(f"{label}: trigger.field: unknown customers column {campaign.trigger.field!r}")
     if not (campaign.sender.email or from_email):
         problems.append(f"{label}: sender.email: missing, and DRIPLINE_FROM_EMAIL is not set")
-    if campaign.is_marketing and not (campaign.sender.address or sender_address):
-        problems.append(
-            f"{label}: sender.address: a marketing email must carry the sender's postal address; set it here "
-            "or in DRIPLINE_SENDER_ADDRESS"
-        )
-    if campaign.is_marketing and campaign.unsubscribe_group_id is None:
-        problems.append(
-            f"{label}: unsubscribe_group_id: a marketing email needs a SendGrid unsubscribe group (ASM) "
-            "for its one-click unsubscribe"
-        )
     seen_steps: set[str] = set()
     for index, step in enumerate(campaign.steps):
         where = f"{label}: steps.{index} ({step.id})"
@@ -333,14 +367,34 @@ def _semantic_problems(
     return problems
 
 
+def compliance_problems(label: str, campaign: Campaign, sender_address: str | None) -> list[str]:
+    """What the law asks of a marketing email that the file leaves out: it stops real sends, not dry runs."""
+    problems = []
+    if campaign.is_marketing and not (campaign.sender.address or sender_address):
+        problems.append(
+            f"{label}: sender.address: a marketing email must carry the sender's postal address; set it here "
+            "or in DRIPLINE_SENDER_ADDRESS"
+        )
+    if campaign.is_marketing and campaign.unsubscribe_group_id is None:
+        problems.append(
+            f"{label}: unsubscribe_group_id: a marketing email needs a SendGrid unsubscribe group (ASM) for "
+            "its one-click unsubscribe; set it here or in DRIPLINE_SENDGRID_UNSUBSCRIBE_GROUP_ID"
+        )
+    return problems
+
+
 def load_campaigns(
     directory: Path,
     segment_names: set[str],
     from_email: str | None = None,
     sender_address: str | None = None,
+    unsubscribe_group_id: int | None = None,
+    sending: bool = True,
 ) -> list[Campaign]:
     """Every campaign of ``directory`` (``*.yml``/``*.yaml``), by name; raises CampaignDefinitionError
-    naming every problem. A missing directory holds no campaigns."""
+    naming every problem. A missing directory holds no campaigns. ``sending``: real mail will go out, so the
+    postal address and unsubscribe group the law asks of marketing email are required too (a dry run
+    rehearses without them)."""
     if not directory.is_dir():
         return []
     problems: list[str] = []
@@ -373,8 +427,28 @@ def load_campaigns(
             problems.append(f"{label}: name: duplicate campaign name, also in {names[campaign.name]}")
             continue
         names[campaign.name] = path
-        problems += _semantic_problems(label, campaign, segment_names, from_email, sender_address)
+        if campaign.unsubscribe_group_id is None and unsubscribe_group_id is not None:
+            campaign = campaign.model_copy(update={"unsubscribe_group_id": unsubscribe_group_id})
+        problems += _semantic_problems(label, campaign, segment_names, from_email)
+        if sending:
+            problems += compliance_problems(label, campaign, sender_address)
         campaigns.append(campaign)
     if problems:
         raise CampaignDefinitionError(problems)
     return sorted(campaigns, key=lambda c: c.name)
+
+
+def configured_campaigns(settings: DriplineSettings) -> list[Campaign]:
+    """The campaigns of DRIPLINE_CAMPAIGNS_DIR checked against segments.yml and the send settings: what every
+    entry point (dripline run, the code location, each campaign asset) loads."""
+    from orchestration.lib.segments import load_segments
+
+    segments = {segment.name for segment in load_segments(settings.segments_file)}
+    return load_campaigns(
+        settings.campaigns_dir,
+        segments,
+        from_email=settings.from_email,
+        sender_address=settings.sender_address,
+        unsubscribe_group_id=settings.sendgrid_unsubscribe_group_id,
+        sending=settings.effective_send_mode != "dry_run",
+    )

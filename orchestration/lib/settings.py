@@ -128,6 +128,9 @@ class DriplineSettings(BaseSettings):
     send_batch_size: int = Field(
         default=1000, ge=1, le=1000, description="Recipients (personalizations) in one mail/send request."
     )
+    sendgrid_unsubscribe_group_id: int | None = Field(
+        default=None, description="SendGrid unsubscribe group (ASM) of campaigns that name none."
+    )
     from_email: str | None = Field(default=None, description="Sender address of campaigns that name none.")
     from_name: str | None = Field(default=None, description="Sender name of campaigns that name none.")
     sender_address: str | None = Field(

@@ -139,3 +139,61 @@ def test_waits(text, hours):
 
 def test_a_missing_folder_holds_no_campaigns(tmp_path):
     assert load_campaigns(tmp_path / "nowhere", SEGMENTS) == []
+
+
+@pytest.mark.parametrize(
+    ("cap", "expected"),
+    [
+        ("2/7d", (2, 7)),
+        ("3 in 14 days", (3, 14)),
+        ({"max": 1, "per_days": 2}, (1, 2)),
+        ({"max_sends": 2, "days": 7}, (2, 7)),
+    ],
+)
+def test_a_frequency_cap_in_its_short_and_long_forms(tmp_path, cap, expected):
+    write(tmp_path, "c.yml", campaign_definition(frequency_cap=cap))
+    [campaign] = load_campaigns(tmp_path, SEGMENTS)
+    assert (campaign.frequency_cap.max_sends, campaign.frequency_cap.days) == expected
+
+
+@pytest.mark.parametrize(
+    ("quiet", "expected"),
+    [
+        (False, (False, "21:00", "08:00")),
+        ("22:00-07:30", (True, "22:00", "07:30")),
+        ({"start": "20:00"}, (True, "20:00", "08:00")),
+    ],
+)
+def test_quiet_hours_in_their_short_and_long_forms(tmp_path, quiet, expected):
+    write(tmp_path, "c.yml", campaign_definition(quiet_hours=quiet))
+    [campaign] = load_campaigns(tmp_path, SEGMENTS)
+    assert (campaign.quiet_hours.enabled, campaign.quiet_hours.start, campaign.quiet_hours.end) == expected
+
+
+def test_a_dry_run_rehearses_without_address_or_unsubscribe_group_but_real_sending_refuses(tmp_path):
+    definition = campaign_definition(sender={"email": "hi@catering.example"})
+    del definition["unsubscribe_group_id"]
+    write(tmp_path, "c.yml", definition)
+    [campaign] = load_campaigns(tmp_path, SEGMENTS, sending=False)
+    assert campaign.unsubscribe_group_id is None
+    text = "\n".join(problems(tmp_path, sending=True))
+    assert "sender.address: a marketing email must carry the sender's postal address" in text
+    assert "unsubscribe_group_id: a marketing email needs a SendGrid unsubscribe group" in text
+    [campaign] = load_campaigns(tmp_path, SEGMENTS, sender_address="서울시", unsubscribe_group_id=7)
+    assert campaign.unsubscribe_group_id == 7
+
+
+def test_other_spellings_of_a_few_keys_are_accepted(tmp_path):
+    definition = campaign_definition(
+        asm_group_id=5,
+        exit_conditions=["converted"],
+        trigger={"type": "date", "date_field": "birthday", "days_before": 3},
+    )
+    del definition["unsubscribe_group_id"]
+    write(tmp_path, "c.yml", definition)
+    [campaign] = load_campaigns(tmp_path, SEGMENTS)
+    assert (campaign.unsubscribe_group_id, campaign.exit_on, campaign.trigger.field) == (
+        5,
+        ["converted"],
+        "birthday",
+    )
