@@ -459,3 +459,39 @@ def test_sandbox_sends_are_recorded_as_dry_runs_and_a_live_run_sends_them(outrea
         home.run(campaign, DAY0 + timedelta(minutes=1), mode="live", mailer=mailer)
         assert fake.accepted_emails() == ["a@guests.co.kr"]
         assert home.sends()[0]["status"] == "sent"
+
+
+def test_a_dynamic_template_gets_the_customer_columns_it_names_and_the_send_id(outreach_home):
+    # Regression guard: the send path reads only the customers columns a campaign renders; template_data
+    # names columns no Jinja template mentions.
+    home = outreach_home
+    home.build(
+        [
+            customer(
+                "c1",
+                "minsu@guests.co.kr",
+                full_name="김민수",
+                segment="first_time_buyers",
+                last_purchase_at=at("2026-11-01 12:30"),
+            )
+        ]
+    )
+    campaign = home.write_campaign(
+        steps=[
+            {
+                "id": "welcome",
+                "template_id": "d-0123456789abcdef",
+                "template_data": ["full_name", "segment", "last_purchase_at"],
+            }
+        ]
+    )
+    assert home.run(campaign, DAY0).statuses["dry_run"] == 1
+    [message] = outbox_messages(home)
+    assert message["template_id"] == "d-0123456789abcdef"
+    [person] = message["personalizations"]
+    assert person["dynamic_template_data"] == {
+        "full_name": "김민수",
+        "segment": "first_time_buyers",
+        "last_purchase_at": "2026-11-01T12:30:00+09:00",
+        "send_id": person["custom_args"]["send_id"],
+    }
