@@ -2,8 +2,8 @@
 
 The send path reads four warehouse tables (customers, segment_memberships, customer_source_records,
 customer_id_history), the suppressions in landing and the SQLite send ledger (orchestration/lib/outreach.py,
-send_ledger.py). This bench writes those tables straight into a DuckDB warehouse with SQL (every column of
-the customers contract, from `customer_columns()`; ~60 % consented, ~8 % without an email, Korean and romanised
+send_ledger.py). This bench writes those tables straight into a DuckDB warehouse with SQL (every column of the
+customers contract, from `customer_columns()`; ~60 % consented, ~8 % without an email, Korean and romanised
 names, ~3 % US phones, ~0.3 % of addresses suppressed through `land_suppressions`) and a campaign file in a
 campaigns folder of its own (marketing, audience entry with enroll_existing, 10 % holdout, a frequency cap,
 two steps three days apart, Jinja subjects and HTML bodies with {{ full_name }}), loaded with
