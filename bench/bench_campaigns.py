@@ -447,11 +447,13 @@ def due_list_stage(profile: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     with _Profiler(profile), ledger.exclusive(60):
         report.recovered_unknown, _ = ledger.recover(context.now)
-        decisions, customers = plan_campaign(
+        decisions = plan_campaign(
             campaign, settings.warehouse_path, settings.landing_dir, ledger, context, report
         )
     seconds = time.perf_counter() - started
-    steps = Counter(decision.step for decision in decisions)
+    from orchestration.lib.outreach import STATUS, STEP
+
+    steps = Counter(decision[STEP] for decision in decisions)
     return {
         "seconds": seconds,
         "audience": report.audience,
@@ -460,11 +462,10 @@ def due_list_stage(profile: str | None) -> dict[str, Any]:
         "active": report.active,
         "exited": dict(report.exited),
         "due": report.due,
-        "queued": sum(decision.status == "queued" for decision in decisions),
+        "queued": sum(decision[STATUS] == "queued" for decision in decisions),
         "holdout": report.statuses["holdout"],
         "skipped": dict(report.skipped),
         "due_by_step": dict(steps),
-        "customer_rows": len(customers),
     }
 
 
@@ -473,7 +474,7 @@ def record_step_stage() -> dict[str, Any]:
     record the due step as the send path records it, every queued row sent (no request is made)."""
     import uuid
 
-    from orchestration.lib.outreach import CampaignRunReport, plan_campaign
+    from orchestration.lib.outreach import SEND_ID, CampaignRunReport, plan_campaign
     from orchestration.lib.send_ledger import Outcome
 
     settings, campaign, ledger, context = _settings_and_campaign()
@@ -481,14 +482,14 @@ def record_step_stage() -> dict[str, Any]:
     timings = {}
     with ledger.exclusive(60):
         started = time.perf_counter()
-        decisions, _ = plan_campaign(
+        decisions = plan_campaign(
             campaign, settings.warehouse_path, settings.landing_dir, ledger, context, report
         )
         timings["plan_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
         queued_ids = set(ledger.decide(decisions, context.now, claim=uuid.uuid4().hex))
         # In the due-list's order, as run_campaign sends them (the ledger's rows are in that order too).
-        queued = [d.send_id for d in decisions if d.send_id in queued_ids]
+        queued = [d[SEND_ID] for d in decisions if d[SEND_ID] in queued_ids]
         timings["decide_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
         for start in range(0, len(queued), BATCH_SIZE):

@@ -50,7 +50,6 @@ from orchestration.lib.campaigns import (
 )
 from orchestration.lib.send_ledger import (
     DRY_RUN_FINAL_STATUSES,
-    ENROLLMENT_COLUMNS,
     FINAL_STATUSES,
     Decision,
     Outcome,
@@ -74,6 +73,12 @@ REPLY_TAG = "-dripline_reply-"
 # SendGrid allows 10,000 bytes of substitutions per personalization; a larger body gets a request of its own.
 MAX_SUBSTITUTION_BYTES = 9_500
 UNSUBSCRIBE_URL = "<%asm_group_unsubscribe_raw_url%>"
+
+
+SEND_ID, STEP, STEP_INDEX, CUSTOMER_ID, EMAIL, STATUS = (
+    Decision._fields.index(name)
+    for name in ("send_id", "step", "step_index", "customer_id", "email", "status")
+)
 
 
 class Mailer(Protocol):
@@ -118,14 +123,6 @@ class CampaignRunReport:
 def holdout_bucket(campaign: str, customer_id: str) -> int:
     """0..9999, the same in Python and in the due-list SQL (md5 of campaign:customer)."""
     return int(hashlib.md5(f"{campaign}:{customer_id}".encode()).hexdigest()[:8], 16) % 10_000
-
-
-def send_address(email: str | None) -> str | None:
-    """The address as the customer wrote it: trimmed, domain lower-cased; Gmail dots and +tags are kept."""
-    if not email or "@" not in email:
-        return None
-    local, _, domain = email.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if local and domain else None
 
 
 def recipient_region(phone: str | None, default_region: str) -> str:
@@ -375,7 +372,7 @@ def _enrol(
         segments = list(campaign.audience.segments)
         outside = "segment is null or segment not in (select unnest(?::varchar[]))" if segments else "false"
         # Entered: since the customer's last version outside the audience's segments, else since first seen.
-        candidates = connection.execute(
+        candidates = (
             f"""
             with versions as (
                 select m.customer_id, m.segment, m.dbt_valid_from, m.dbt_valid_to
@@ -402,7 +399,7 @@ def _enrol(
             where ? or coalesce(entered.entered_at, ?::timestamptz) > ?::timestamptz
             """,
             [*([segments] if segments else []), now, trigger.enroll_existing and first_run, now, started_at],
-        ).fetchall()
+        )
     elif trigger.type == "date":
         kind = customer_columns()[trigger.field]
         column = f'c."{trigger.field}"'
@@ -415,7 +412,7 @@ def _enrol(
             month_day = f"strftime({column}, '%m-%d')"
             base_year = f"year({column})"
         today = now.astimezone(zone).date()
-        candidates = connection.execute(
+        candidates = (
             f"""
             with base as (
                 select c.customer_id, {month_day} as month_day, {base_year} as base_year
@@ -448,14 +445,14 @@ def _enrol(
             qualify row_number() over (partition by customer_id order by occurs_on) = 1
             """,
             [today.year, today.year, now, today, today, trigger.days_before, trigger.every_years],
-        ).fetchall()
+        )
     else:  # form_submission
         since = (
             now - timedelta(days=trigger.lookback_days)
             if trigger.enroll_existing and first_run
             else started_at
         )
-        candidates = connection.execute(
+        candidates = (
             """
             with latest as (
                 select r.customer_id, arg_max(r.source || ':' || r.source_record_id, r.record_at) as cycle,
@@ -472,30 +469,58 @@ def _enrol(
                 on latest.customer_id = e.customer_id and (e.exited_at is null or e.cycle = latest.cycle)
             """,
             [list(trigger.sources), since, now],
-        ).fetchall()
-    rows = []
-    for customer_id, cycle, entered_at in candidates:
-        group = (
-            "holdout"
-            if holdout_bucket(campaign.name, customer_id) < campaign.holdout_percent * 100
-            else "treatment"
         )
-        rows.append((customer_id, cycle, entered_at, group))
+    query, params = candidates
+    # The holdout draw is holdout_bucket's: the md5 of campaign:customer_id, its first 32 bits, mod 10,000.
+    connection.execute(
+        f"""
+        create or replace temp table new_enrollments as
+        select
+            customer_id,
+            cycle,
+            entered_at,
+            case
+                when ('0x' || left(md5(? || ':' || customer_id), 8))::bigint % 10000 < ? then 'holdout'
+                else 'treatment'
+            end as treatment_group
+        from ({query}) as candidates
+        order by customer_id, cycle
+        """,
+        [campaign.name, campaign.holdout_percent * 100, *params],
+    )
+    rows = connection.execute(
+        """
+        select customer_id, cycle, strftime(entered_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%f+00:00'),
+            treatment_group
+        from new_enrollments
+        order by customer_id, cycle
+        """
+    ).fetchall()
     report.enrolled = ledger.enroll(campaign.name, rows, now)
     report.holdout_enrolled = sum(1 for row in rows if row[3] == "holdout")
+    # The ledger now holds what it held plus these: add them here rather than read the ledger back.
+    connection.execute(
+        """
+        insert into enrollments
+        select customer_id, cycle, ?::timestamptz, treatment_group, null, null
+        from new_enrollments
+        """,
+        [now],
+    )
 
 
 def _load_ledger_state(
     connection: duckdb.DuckDBPyConnection, campaign: Campaign, ledger: SendLedger, now: datetime, mode: str
 ) -> None:
-    enrollments = ledger.rows("enrollments", ENROLLMENT_COLUMNS[:-1], "where campaign = ?", [campaign.name])
-    connection.register("enrollments_rows", _arrow(ENROLLMENT_COLUMNS[:-1], enrollments))
+    # What the due-list reads of the enrolments: a million rows cross from SQLite through Python.
+    columns = ("customer_id", "cycle", "enrolled_at", "treatment_group", "exited_at")
+    enrollments = ledger.rows("enrollments", columns, "where campaign = ?", [campaign.name])
+    connection.register("enrollments_rows", _arrow(columns, enrollments))
     connection.execute(
         """
         create or replace temp table enrollments as
-        select campaign, customer_id, cycle, enrolled_at::timestamptz as enrolled_at,
-            entered_at::timestamptz as entered_at, treatment_group, exited_at::timestamptz as exited_at,
-            exit_reason
+        select customer_id, cycle, enrolled_at::timestamptz as enrolled_at, treatment_group,
+            exited_at::timestamptz as exited_at, null::varchar as exit_reason
         from enrollments_rows
         """
     )
@@ -606,10 +631,8 @@ def _exits(
     return Counter(reason for _, _, reason in rows)
 
 
-def _decide(
-    connection: duckdb.DuckDBPyConnection, campaign: Campaign, context: SendContext
-) -> list[tuple[Any, ...]]:
-    """The due-list with a decision per row: (customer_id, cycle, step_index, email, status, reason)."""
+def _decide(connection: duckdb.DuckDBPyConnection, campaign: Campaign, context: SendContext) -> list[tuple]:
+    """The due-list, a decision per row, in the fields of send_ledger.Decision."""
     steps = [(i, step.id, int(step.delay.total_seconds())) for i, step in enumerate(campaign.steps)]
     connection.register(
         "steps_rows",
@@ -622,8 +645,9 @@ def _decide(
     kinds = list(SUPPRESSION_KINDS if campaign.is_marketing else SERVICE_SUPPRESSION_KINDS)
     cap = campaign.frequency_cap
     quiet = in_quiet_hours(context.now, campaign, context.zone)
-    rows = connection.execute(
+    connection.execute(
         """
+        create or replace temp table reasons as
         with active as (
             select e.*, coalesce(p.next_index, 0) as next_index, p.last_done_at
             from enrollments as e
@@ -647,10 +671,21 @@ def _decide(
             group by c.customer_id
         )
         select
+            -- send_id_for(campaign, step, customer_id, cycle)
+            left(sha256(concat_ws(chr(31), ?, due.step, due.customer_id, due.cycle)), 24) as send_id,
+            ? as campaign,
+            ? as purpose,
+            due.step,
+            due.next_index,
             due.customer_id,
             due.cycle,
-            due.next_index,
-            c.email_address,
+            -- the address as written, domain lower-cased
+            nullif(
+                regexp_extract(trim(c.email_address), '^(.+)@[^@]+$', 1)
+                || '@'
+                || lower(regexp_extract(trim(c.email_address), '^.+@([^@]+)$', 1)),
+                '@'
+            ) as email,
             case
                 when c.email_address is null then 'no_email'
                 when ? and not c.consent_email then 'no_consent'
@@ -663,19 +698,31 @@ def _decide(
         inner join wh.main.customers as c on due.customer_id = c.customer_id
         left join customer_suppressions as cs on due.customer_id = cs.customer_id
         left join recent_sends on due.customer_id = recent_sends.customer_id
-        order by due.next_index, due.customer_id, due.cycle
         """,
         [
             context.now,
             kinds,
             campaign.unsubscribe_group_id,
+            campaign.name,
+            campaign.name,
+            campaign.purpose,
             campaign.is_marketing,
             cap.max_sends if cap else 2**62,
             quiet,
         ],
-    ).fetchall()
+    )
     connection.unregister("steps_rows")
-    return rows
+    # A null reason is a send, the holdout is a status of its own, every other reason a skip (a deferral).
+    return connection.execute(
+        """
+        select
+            send_id, campaign, purpose, step, next_index, customer_id, cycle, email,
+            case when reason is null then 'queued' when reason = 'holdout' then 'holdout' else 'skipped' end,
+            case when reason <> 'holdout' then reason end
+        from reasons
+        order by next_index, customer_id, cycle
+        """
+    ).fetchall()
 
 
 def _complete(
@@ -690,7 +737,19 @@ def _complete(
         """,
         [len(campaign.steps)],
     ).fetchall()
-    return ledger.exit([(campaign.name, customer_id, cycle, "completed") for customer_id, cycle in rows], now)
+    completed = ledger.exit(
+        [(campaign.name, customer_id, cycle, "completed") for customer_id, cycle in rows], now
+    )
+    connection.execute(
+        """
+        update enrollments set exited_at = ?, exit_reason = 'completed'
+        from progress
+        where enrollments.customer_id = progress.customer_id and enrollments.cycle = progress.cycle
+            and enrollments.exited_at is null and progress.next_index >= ?
+        """,
+        [now, len(campaign.steps)],
+    )
+    return completed
 
 
 def _rendered_columns(campaign: Campaign) -> list[str]:
@@ -845,9 +904,9 @@ def plan_campaign(
     ledger: SendLedger,
     context: SendContext,
     report: CampaignRunReport,
-) -> tuple[list[Decision], dict[str, dict[str, Any]]]:
-    """Enrol and exit (recorded in the ledger), then the due-list with a decision per row, and the customer
-    rows of those to mail. Call it holding the ledger's lock; nothing is sent."""
+) -> list[tuple]:
+    """Enrol and exit (recorded in the ledger), then the due-list: a decision per row, in the fields of
+    send_ledger.Decision. Call it holding the ledger's lock; nothing is sent."""
     now = context.now
     with _connect_warehouse(warehouse, context.zone.key) as connection:
         _load_suppressions(connection, landing_dir)
@@ -859,45 +918,31 @@ def plan_campaign(
         report.audience = connection.execute("select count(*) from audience").fetchall()[0][0]
         _load_ledger_state(connection, campaign, ledger, now, context.mode)
         _enrol(connection, campaign, ledger, now, context.zone, report)
-        if report.enrolled:  # else the ledger is as loaded: we hold its lock
-            _load_ledger_state(connection, campaign, ledger, now, context.mode)
         report.exited = _exits(connection, campaign, ledger, now)
         completed = _complete(connection, campaign, ledger, now)
         if completed:
             report.exited["completed"] += completed
-            _load_ledger_state(connection, campaign, ledger, now, context.mode)
         decided = _decide(connection, campaign, context)
         report.due = len(decided)
         report.active = connection.execute(
             "select count(*) from enrollments where exited_at is null"
         ).fetchall()[0][0]
-        first = connection.execute("select min(customer_id) from audience").fetchall()[0][0]
-        queued_rows = [row for row in decided if row[4] is None]
-        customers = _customer_rows(
-            connection, sorted({row[0] for row in queued_rows}), _rendered_columns(campaign)
-        )
-        report.previews = preview(connection, campaign, context, queued_rows[0][0] if queued_rows else first)
-    decisions = []
-    for customer_id, cycle, step_index, email, reason in decided:
-        status = "queued" if reason is None else ("holdout" if reason == "holdout" else "skipped")
-        if status == "skipped":
-            report.skipped[reason.split(":")[0]] += 1
-        elif status == "holdout":
-            report.statuses["holdout"] += 1
-        decisions.append(
-            Decision(
-                campaign=campaign.name,
-                purpose=campaign.purpose,
-                step=campaign.steps[step_index].id,
-                step_index=step_index,
-                customer_id=customer_id,
-                cycle=cycle,
-                email=send_address(email),
-                status=status,
-                reason=None if status != "skipped" else reason,
-            )
-        )
-    return decisions, customers
+        first_queued = next((row[5] for row in decided if row[8] == "queued"), None)
+        first = first_queued or connection.execute("select min(customer_id) from audience").fetchall()[0][0]
+        report.previews = preview(connection, campaign, context, first)
+        for status, reason, count in connection.execute(
+            """
+            select case when reason is null then 'queued' when reason = 'holdout' then 'holdout' end,
+                split_part(reason, ':', 1), count(*)
+            from reasons group by all
+            """
+        ).fetchall():
+            if status == "holdout":
+                report.statuses["holdout"] += count
+            elif status is None:
+                report.skipped[reason] += count
+    # Plain tuples in the fields of Decision: a named tuple each costs seconds at a million.
+    return decided
 
 
 def run_campaign(
@@ -916,11 +961,18 @@ def run_campaign(
         if on_locked:
             on_locked()
         report.recovered_unknown, _ = ledger.recover(context.now)
-        decisions, customers = plan_campaign(campaign, warehouse, landing_dir, ledger, context, report)
+        decisions = plan_campaign(campaign, warehouse, landing_dir, ledger, context, report)
         queued_ids = set(ledger.decide(decisions, context.now, claim=uuid.uuid4().hex))
         queued = [
-            (d.send_id, d.customer_id, d.step_index, d.email) for d in decisions if d.send_id in queued_ids
+            (d[SEND_ID], d[CUSTOMER_ID], d[STEP_INDEX], d[EMAIL])
+            for d in decisions
+            if d[SEND_ID] in queued_ids
         ]
+        # Only the rows that will be rendered, and only the columns their templates name.
+        with _connect_warehouse(warehouse, context.zone.key) as connection:
+            customers = _customer_rows(
+                connection, sorted({item[1] for item in queued}), _rendered_columns(campaign)
+            )
         _send(campaign, ledger, queued, customers, context, mailer, report)
     return report
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -141,10 +142,10 @@ def from_iso(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What the due-list decided for one (campaign, step, customer, cycle)."""
+class Decision(NamedTuple):
+    """A due-list decision for (campaign, step, customer, cycle); a tuple, as they come by the million."""
 
+    send_id: str  # send_id_for(campaign, step, customer_id, cycle), computed with the due-list
     campaign: str
     purpose: str
     step: str
@@ -154,11 +155,6 @@ class Decision:
     email: str | None
     status: str  # queued, holdout or skipped
     reason: str | None
-    subject: str | None = None
-
-    @property
-    def send_id(self) -> str:
-        return send_id_for(self.campaign, self.step, self.customer_id, self.cycle)
 
 
 @dataclass(frozen=True)
@@ -176,6 +172,11 @@ class SendLedger:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
+            columns = {row[1] for row in connection.execute("pragma table_info(campaign_starts)")}
+            if "first_pass_done" not in columns:  # a ledger from before the column: its pass is long done
+                connection.execute(
+                    "alter table campaign_starts add column first_pass_done integer not null default 1"
+                )
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -274,11 +275,10 @@ class SendLedger:
             ).fetchall()
 
     def enroll(self, campaign: str, rows: Iterable[tuple], now: datetime) -> int:
-        """rows: (customer_id, cycle, entered_at, treatment_group); existing enrolments are kept. Marks the
-        campaign's first enrolment pass done, in the same transaction."""
+        """rows: (customer_id, cycle, entered_at as ISO text, treatment_group), in primary-key order (a
+        million ids in hash order each touch a random page of the index); existing enrolments are kept.
+        Marks the campaign's first enrolment pass done, in the same transaction."""
         enrolled_at = iso(now)
-        # In primary-key order: a million ids inserted in hash order each touch a random page of the index.
-        ordered = sorted(rows, key=lambda row: (row[0], row[1]))
         with self.transaction() as (connection, seq):
             inserted = connection.executemany(
                 """
@@ -286,7 +286,7 @@ class SendLedger:
                     (campaign, customer_id, cycle, enrolled_at, entered_at, treatment_group, seq)
                 values (?, ?, ?, ?, ?, ?, ?)
                 """,
-                [(campaign, k, cy, enrolled_at, iso(e), g, seq) for k, cy, e, g in ordered],
+                ((campaign, k, cy, enrolled_at, e, g, seq) for k, cy, e, g in rows),
             ).rowcount
             connection.execute(
                 "update campaign_starts set first_pass_done = 1 where campaign = ?", [campaign]
@@ -306,12 +306,14 @@ class SendLedger:
             )
             return connection.total_changes - before
 
-    def decide(self, decisions: Sequence[Decision], now: datetime, claim: str) -> list[str]:
-        """Record decisions in one transaction; returns the send ids queued for sending under ``claim``.
+    def decide(self, decisions: Sequence[tuple], now: datetime, claim: str) -> list[str]:
+        """Record decisions (tuples in the fields of ``Decision``) in one transaction; returns the send ids
+        queued for sending under ``claim``.
 
         A final row (sent, holdout, failed unless retryable, unknown) is never overwritten; a skipped one is
         rewritten only when its status or reason changed, so an unchanged deferral does not churn the export.
         """
+        decided_at = iso(now)
         with self.transaction() as (connection, seq):
             connection.executemany(
                 """
@@ -329,25 +331,10 @@ class SendLedger:
                     and (sends.status is not excluded.status or sends.reason is not excluded.reason
                          or excluded.status = 'queued')
                 """,
-                [
-                    (
-                        d.send_id,
-                        d.campaign,
-                        d.purpose,
-                        d.step,
-                        d.step_index,
-                        d.customer_id,
-                        d.cycle,
-                        d.email,
-                        d.status,
-                        d.reason,
-                        iso(now),
-                        d.subject,
-                        claim if d.status == "queued" else None,
-                        seq,
-                    )
-                    for d in decisions
-                ],
+                (
+                    (*decision, decided_at, None, claim if decision[8] == "queued" else None, seq)
+                    for decision in decisions
+                ),
             )
             return [
                 send_id

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.sendgrid import SendGridMailer
 from orchestration.lib.outreach import holdout_bucket, land_suppressions
+from orchestration.lib.send_ledger import send_id_for
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.outreach.harness import at, customer
 
@@ -389,6 +390,7 @@ def test_live_sends_reach_sendgrid_once_with_their_custom_args_and_are_never_res
         sends = {s["customer_id"]: s for s in home.sends()}
         for customer_id, recipient in by_customer.items():
             assert recipient["custom_args"]["send_id"] == sends[customer_id]["send_id"]
+            assert sends[customer_id]["send_id"] == send_id_for(campaign.name, "welcome", customer_id, "")
             assert recipient["custom_args"]["step"] == "welcome"
             assert recipient["subject"] == f"(광고) {recipient['name']}님, 첫 주문 감사합니다"
             assert recipient["categories"] == ["onboarding", "welcome_first_buyers"]
