@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# bench.py beside this script: each stage runs in a child, timed the same way.
+from bench import _run_child
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "bench" / "out"
 CAMPAIGN = "bench_welcome"
@@ -382,31 +385,14 @@ def generate(home: Path, n_customers: int, recipients: int | None) -> dict[str, 
 
 def _settings_and_campaign() -> tuple[Any, Any, Any, Any]:
     """Settings from the environment (DRIPLINE_HOME, DRIPLINE_AS_OF, ...), the campaign, the ledger and the
-    send context, built as the Dagster campaign asset builds them (orchestration/defs/campaigns.py)."""
-    from orchestration.lib.campaigns import load_campaigns
-    from orchestration.lib.outreach import SendContext
-    from orchestration.lib.segments import load_segments, resolve_as_of
-    from orchestration.lib.send_ledger import SendLedger
+    send context, as the Dagster campaign asset loads them (orchestration/defs/campaigns.py)."""
+    from orchestration.lib.campaigns import configured_campaigns
+    from orchestration.lib.outreach import ledger_for, send_context
     from orchestration.lib.settings import DriplineSettings
 
     settings = DriplineSettings()
-    segments = {segment.name for segment in load_segments(settings.segments_file)}
-    [campaign] = load_campaigns(
-        settings.campaigns_dir, segments, settings.from_email, settings.sender_address
-    )
-    context = SendContext(
-        now=resolve_as_of(settings.as_of, settings.local_timezone),
-        zone=ZoneInfo(settings.local_timezone),
-        mode=settings.effective_send_mode,
-        from_email=settings.from_email or "",
-        from_name=settings.from_name,
-        sender_address=settings.sender_address,
-        default_region=settings.default_region,
-        ad_markers=settings.ad_subject_markers,
-        batch_size=settings.send_batch_size,
-        outbox_dir=settings.outreach_dir / "outbox",
-    )
-    return settings, campaign, SendLedger(settings.outreach_dir / "ledger.sqlite3"), context
+    [campaign] = configured_campaigns(settings)
+    return settings, campaign, ledger_for(settings), send_context(settings)
 
 
 class _Profiler:
@@ -567,21 +553,6 @@ def send_stage(profile: str | None) -> dict[str, Any]:
 
 
 # --- the parent -----------------------------------------------------------------------------------------
-
-
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB and its output (as bench.py does)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, output
 
 
 def _stage(stage: str, home: Path, env: dict[str, str], *extra: str) -> tuple[dict[str, Any], float, float]:

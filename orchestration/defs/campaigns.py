@@ -10,7 +10,6 @@ again before a campaign runs, so a bad file stops everything before anything is 
 
 from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -28,11 +27,11 @@ from orchestration.lib.outreach import (
     SERVICE_SUPPRESSION_KINDS,
     SUPPRESSION_KINDS,
     CampaignRunReport,
-    SendContext,
+    ledger_for,
     run_campaign,
+    send_context,
 )
-from orchestration.lib.segments import resolve_as_of
-from orchestration.lib.send_ledger import SendLedger, iso, land_ledger_changes
+from orchestration.lib.send_ledger import iso, land_ledger_changes
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
 
@@ -46,25 +45,6 @@ def validated_campaigns(settings: DriplineSettings) -> list[Campaign]:
         return configured_campaigns(settings)
     except CampaignDefinitionError as error:
         raise dg.Failure(description=str(error)) from error
-
-
-def send_context(settings: DriplineSettings) -> SendContext:
-    return SendContext(
-        now=resolve_as_of(settings.as_of, settings.local_timezone),
-        zone=ZoneInfo(settings.local_timezone),
-        mode=settings.effective_send_mode,
-        from_email=settings.from_email or "",
-        from_name=settings.from_name,
-        sender_address=settings.sender_address,
-        default_region=settings.default_region,
-        ad_markers=settings.ad_subject_markers,
-        batch_size=settings.send_batch_size,
-        outbox_dir=settings.outreach_dir / "outbox",
-    )
-
-
-def ledger_for(settings: DriplineSettings) -> SendLedger:
-    return SendLedger(settings.outreach_dir / "ledger.sqlite3")
 
 
 def ineligible_sends(settings: DriplineSettings, campaign: Campaign, decided_at: str) -> int:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -48,6 +48,7 @@ from orchestration.lib.campaigns import (
     template_environment,
     template_variables,
 )
+from orchestration.lib.segments import resolve_as_of
 from orchestration.lib.send_ledger import (
     DRY_RUN_FINAL_STATUSES,
     FINAL_STATUSES,
@@ -56,6 +57,9 @@ from orchestration.lib.send_ledger import (
     SendLedger,
     iso,
 )
+
+if TYPE_CHECKING:
+    from orchestration.lib.settings import DriplineSettings
 
 SUPPRESSION_KINDS = (
     "global_unsubscribe",
@@ -118,6 +122,27 @@ class CampaignRunReport:
         if self.exited:
             parts.append(f"{sum(self.exited.values())} exited")
         return f"{self.mode.replace('_', ' ')}: " + ", ".join(parts)
+
+
+def send_context(settings: DriplineSettings) -> SendContext:
+    """The run's clock, mode, sender defaults and limits, from the settings."""
+    return SendContext(
+        now=resolve_as_of(settings.as_of, settings.local_timezone),
+        zone=ZoneInfo(settings.local_timezone),
+        mode=settings.effective_send_mode,
+        from_email=settings.from_email or "",
+        from_name=settings.from_name,
+        sender_address=settings.sender_address,
+        default_region=settings.default_region,
+        ad_markers=settings.ad_subject_markers,
+        batch_size=settings.send_batch_size,
+        outbox_dir=settings.outreach_dir / "outbox",
+    )
+
+
+def ledger_for(settings: DriplineSettings) -> SendLedger:
+    """The home's send ledger."""
+    return SendLedger(settings.outreach_dir / "ledger.sqlite3")
 
 
 def holdout_bucket(campaign: str, customer_id: str) -> int:
