@@ -497,3 +497,35 @@ def test_a_dynamic_template_gets_the_customer_columns_it_names_and_the_send_id(o
         "last_purchase_at": "2026-11-01T12:30:00+09:00",
         "send_id": person["custom_args"]["send_id"],
     }
+
+
+def test_an_outage_fails_the_batch_retryably_and_the_next_run_sends_it_once(outreach_home):
+    home = outreach_home
+    home.build([customer("a", "a@guests.co.kr"), customer("b", "b@guests.co.kr")])
+    campaign = home.write_campaign()
+    with FakeSendGrid.running("SG.test") as fake:
+        fake.inject("server_error", times=3, status=503)
+        mailer = SendGridMailer("SG.test", fake.url, timeout=5, max_retries=2, backoff_seconds=0.01)
+        report = home.run(campaign, DAY0, mode="live", mailer=mailer)
+        assert report.statuses["failed"] == 2 and fake.accepted_emails() == []
+        assert all("503" in s["reason"] for s in home.sends())
+        again = home.run(campaign, DAY0 + timedelta(minutes=10), mode="live", mailer=mailer)
+        assert again.statuses["sent"] == 2
+        assert sorted(fake.accepted_emails()) == ["a@guests.co.kr", "b@guests.co.kr"]
+
+
+def test_a_request_whose_answer_timed_out_is_unknown_and_never_resent(outreach_home):
+    home = outreach_home
+    home.build([customer("a", "a@guests.co.kr")])
+    campaign = home.write_campaign()
+    with FakeSendGrid.running("SG.test") as fake:
+        fake.inject("slow_then_accept", delay=1.5)
+        mailer = SendGridMailer("SG.test", fake.url, timeout=0.5, retry_timeouts=False)
+        report = home.run(campaign, DAY0, mode="live", mailer=mailer)
+        assert report.statuses["unknown"] == 1
+        [row] = home.sends()
+        assert row["status"] == "unknown"
+        home.run(campaign, DAY0 + timedelta(hours=1), mode="live", mailer=mailer)
+        home.run(campaign, DAY0 + timedelta(days=3), mode="live", mailer=mailer)
+        # SendGrid had accepted it once; the later runs went on to the next step instead of resending it
+        assert [r["custom_args"]["step"] for r in fake.accepted_recipients()] == ["welcome", "reorder_nudge"]
