@@ -28,9 +28,21 @@
 {%- set weights = var('identity_fuzzy_weights') %}
 with
 
+-- Only the columns this model reads: the CTE is read three times, and DuckDB may keep it in memory whole.
 contacts as (
 
-    select * from {{ ref('int_contacts__unioned') }}
+    select
+        record_key,
+        name_key,
+        email_local_part,
+        email_domain,
+        is_placeholder_email,
+        is_role_email,
+        phone,
+        phone_type,
+        is_placeholder_phone,
+        company
+    from {{ ref('int_contacts__unioned') }}
 
 ),
 
