@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from connectors.hubspot import ENTITIES as HUBSPOT_ENTITIES
-from connectors.hubspot_sync import landing_zone as hubspot_zone
-from connectors.landing import LandingZone
-from connectors.orders import orders_zone
-from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
-from connectors.pipedrive_sync import landing_zone as pipedrive_zone
-from connectors.typeform_sync import responses_zone, walks_zone
+from connectors.apis.hubspot import ENTITIES as HUBSPOT_ENTITIES
+from connectors.apis.hubspot_sync import landing_zone as hubspot_zone
+from connectors.apis.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
+from connectors.apis.pipedrive_sync import landing_zone as pipedrive_zone
+from connectors.apis.typeform_sync import responses_zone, walks_zone
+from connectors.core.landing import LandingZone
+from connectors.files.orders import orders_zone
 from orchestration.lib.identity import customer_id_map_zone
 from orchestration.lib.outreach import suppressions_zone
 from orchestration.lib.send_ledger import ledger_zones

@@ -37,9 +37,9 @@ import duckdb
 import phonenumbers
 import pyarrow as pa
 
-from connectors.landing import LandingZone
-from connectors.normalize import normalize_email
-from connectors.sendgrid import SendGridError
+from connectors.apis.sendgrid import SendGridError
+from connectors.core.landing import LandingZone
+from connectors.core.normalize import normalize_email
 from orchestration.lib.campaigns import Campaign, Step, customer_columns, parse_clock, template_environment
 from orchestration.lib.send_ledger import (
     DRY_RUN_FINAL_STATUSES,

@@ -13,7 +13,7 @@ import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from connectors.headers import FIELDS
+from connectors.files.headers import FIELDS
 from orchestration.lib.paths import DEFAULT_HOME, REPO_ROOT
 
 

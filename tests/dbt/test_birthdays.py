@@ -16,13 +16,13 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
-from connectors import hubspot_sync, pipedrive_sync
-from connectors.hubspot import HubSpotClient
-from connectors.landing import CONTACT_RECORD_SCHEMA, SCHEMA_FILE, LandingZone
-from connectors.pipedrive import PipedriveClient
-from connectors.spreadsheets import read_spreadsheet
-from connectors.typeform import TypeformClient
-from connectors.typeform_sync import responses_zone, sync_form, walks_zone
+from connectors.apis import hubspot_sync, pipedrive_sync
+from connectors.apis.hubspot import HubSpotClient
+from connectors.apis.pipedrive import PipedriveClient
+from connectors.apis.typeform import TypeformClient
+from connectors.apis.typeform_sync import responses_zone, sync_form, walks_zone
+from connectors.core.landing import CONTACT_RECORD_SCHEMA, SCHEMA_FILE, LandingZone
+from connectors.files.spreadsheets import read_spreadsheet
 from tests.dbt.test_dbt_build import at, dbt_build, form, prepare_landing, query
 from tests.fakes import hubspot as fake_hubspot
 from tests.fakes import pipedrive as fake_pipedrive

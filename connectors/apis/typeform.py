@@ -1,0 +1,349 @@
+"""Typeform client: form definitions and responses of one form, page by page.
+
+``GET /forms/{form_id}`` returns the definition (``fields`` with ``id``, ``ref``, ``type``, ``title``;
+``hidden`` field names). ``GET /forms/{form_id}/responses`` is walked the way Typeform's own SDK walks
+it: ``page_size`` up to 1000 and, for every page after the first, ``before=<the last item's id>``. A
+token switches Typeform to the order its system processed the responses, so the whole set is walked
+newest first without repeats; the walk ends at a page shorter than ``page_size``. ``sort`` cannot be
+combined with a token and is never sent; the ``page`` parameter is not used.
+
+``since`` and ``until`` bound ``submitted_at`` (inclusive, UTC to the second). Because pages arrive
+newest first, a sync may advance its cursor only after the walk has reached its last page.
+
+Typeform allows about two requests a second, so the client spaces its requests (``request_interval``).
+Responses come back exactly as Typeform sends them; ``answers_by_ref`` is the one reshaping helper.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import SecretStr
+
+from connectors.apis.http import ApiClient, ApiError, AuthError, StuckCursorError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "FORM_IDS_SETTING",
+    "MAX_PAGE_SIZE",
+    "TOKEN_SETTING",
+    "FormNotFoundError",
+    "Page",
+    "TypeformClient",
+    "answer_value",
+    "answers_by_ref",
+    "form_fields",
+    "typeform_time",
+]
+
+DEFAULT_BASE_URL = "https://api.typeform.com"
+TOKEN_SETTING = "DRIPLINE_TYPEFORM_TOKEN"
+FORM_IDS_SETTING = "DRIPLINE_TYPEFORM_FORM_IDS"
+MAX_PAGE_SIZE = 1000
+REQUIRED_SCOPES = ("forms:read", "responses:read")
+HIDDEN_PREFIX = "hidden."
+_FORM_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class FormNotFoundError(ApiError):
+    """Typeform answered 404 for a form: the id is wrong, the form was deleted or the token cannot see it."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the responses of one form.
+
+    ``before`` is the token this page was requested with (``None`` for the first page) and
+    ``next_before`` the one the next page will be requested with (``None`` on the last page);
+    ``total_items`` and ``page_count`` are Typeform's own counts, as sent. ``params`` are the filters
+    of the walk (``since``, ``until``, ``completed``), enough to say where a landed batch came from.
+    """
+
+    form_id: str
+    number: int
+    before: str | None
+    next_before: str | None
+    items: list[dict[str, Any]]
+    total_items: int | None = None
+    page_count: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_last(self) -> bool:
+        return self.next_before is None
+
+
+class TypeformClient(ApiClient):
+    """Read-only Typeform client authenticated by a personal token (``Authorization: Bearer``).
+
+    The token needs the scopes ``forms:read`` and ``responses:read``. ``page_size`` may be 1 to 1000
+    (Typeform's maximum); a larger value is refused here, before any call.
+    """
+
+    service = "Typeform"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: SecretStr,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        request_interval: float = 0.5,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 5,
+        backoff_factor: float = 0.5,
+        backoff_jitter: float = 0.5,
+        max_retry_after: float = 120.0,
+        token_setting: str = TOKEN_SETTING,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(
+                f"page_size must be between 1 and {MAX_PAGE_SIZE} (Typeform's limit), got {page_size}"
+            )
+        if request_interval < 0:
+            raise ValueError("request_interval must be 0 or more seconds")
+        super().__init__(
+            base_url,
+            token=token,
+            token_setting=token_setting,
+            auth_header="Authorization",
+            auth_scheme="Bearer",
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_factor=backoff_factor,
+            backoff_jitter=backoff_jitter,
+            max_retry_after=max_retry_after,
+        )
+        self.page_size = page_size
+        self.request_interval = request_interval
+        self._last_request: float | None = None
+
+    def get_form(self, form_id: str) -> dict[str, Any]:
+        """The form definition as Typeform sends it (see ``form_fields`` for its fields, groups opened)."""
+        path = f"/forms/{_check_form_id(form_id)}"
+        page = f"form {form_id!r} definition"
+        body = self._get(path, None, page=page, form_id=form_id)
+        fields = body.get("fields", [])
+        if not isinstance(fields, list) or not all(isinstance(item, dict) for item in fields):
+            raise self.malformed(page, self.base_url + path, "has fields that are not a list of objects")
+        hidden = body.get("hidden", [])
+        if not isinstance(hidden, list):
+            raise self.malformed(page, self.base_url + path, "has hidden that is not a list of names")
+        return body
+
+    def iter_pages(
+        self,
+        form_id: str,
+        *,
+        since: datetime | str | int | None = None,
+        until: datetime | str | int | None = None,
+        completed: bool | None = True,
+    ) -> Iterator[Page]:
+        """Yield every page of the responses of ``form_id``, newest first.
+
+        ``completed=True`` (the default) asks for submitted responses only, ``False`` for partial ones
+        and ``None`` leaves Typeform's default. Each page is yielded as soon as it has been read, so a
+        caller can land it before the next call.
+        """
+        path = f"/forms/{_check_form_id(form_id)}/responses"
+        filters: dict[str, str] = {}
+        if since is not None:
+            filters["since"] = typeform_time(since)
+        if until is not None:
+            filters["until"] = typeform_time(until)
+        if completed is not None:
+            filters["completed"] = "true" if completed else "false"
+        described = "".join(f" {key}={value}" for key, value in filters.items())
+        followed: set[str] = set()
+        before: str | None = None
+        number = 0
+        while True:
+            number += 1
+            query: dict[str, Any] = {**filters, "page_size": self.page_size}
+            if before is not None:
+                query["before"] = before
+            page = f"responses of form {form_id!r}{described} page {number} " + (
+                f"before token {before!r}" if before is not None else "(first page)"
+            )
+            body = self._get(path, query, page=page, form_id=form_id)
+            items, total_items, page_count = self._read_page(body, page, path)
+            next_before = _item_token(items[-1]) if len(items) >= self.page_size else None
+            if next_before is not None:
+                if next_before in followed:
+                    raise StuckCursorError(
+                        f"Typeform {page} ends with response {next_before!r}, which this walk has already "
+                        f"paged before; stopping instead of looping.",
+                        url=self.base_url + path,
+                    )
+                followed.add(next_before)
+            self.stats.pages += 1
+            yield Page(form_id, number, before, next_before, items, total_items, page_count, dict(filters))
+            if next_before is None:
+                return
+            before = next_before
+
+    def iter_records(
+        self,
+        form_id: str,
+        *,
+        since: datetime | str | int | None = None,
+        until: datetime | str | int | None = None,
+        completed: bool | None = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Every response of ``form_id``, newest first, as Typeform sends it."""
+        for page in self.iter_pages(form_id, since=since, until=until, completed=completed):
+            yield from page.items
+
+    def _get(self, path: str, params: Mapping[str, Any] | None, *, page: str, form_id: str) -> dict[str, Any]:
+        self._wait_for_turn()
+        try:
+            return self.get_json(path, params, page=page)
+        except AuthError as exc:
+            raise AuthError(
+                f"{exc} A Typeform personal token needs the scopes {' and '.join(REQUIRED_SCOPES)}.",
+                url=exc.url,
+                status=exc.status,
+            ) from None
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            raise FormNotFoundError(
+                f"Typeform has no form {form_id!r} that this token can read ({exc}); check "
+                f"{FORM_IDS_SETTING} and that the form belongs to the account of {self.token_setting}.",
+                url=exc.url,
+                status=exc.status,
+            ) from None
+
+    def _wait_for_turn(self) -> None:
+        if self._last_request is not None and self.request_interval:
+            remaining = self._last_request + self.request_interval - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
+        self._last_request = time.monotonic()
+
+    def _read_page(
+        self, body: dict[str, Any], page: str, path: str
+    ) -> tuple[list[dict[str, Any]], int | None, int | None]:
+        url = self.base_url + path
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise self.malformed(page, url, f"has items of type {type(items).__name__}, expected a list")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or _item_token(item) is None:
+                raise self.malformed(page, url, f"has items[{index}] that is not a response with a token")
+            answers = item.get("answers")
+            if answers is not None and not isinstance(answers, list):
+                raise self.malformed(page, url, f"has items[{index}].answers that is not a list")
+        counts = []
+        for key in ("total_items", "page_count"):
+            value = body.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise self.malformed(page, url, f"has {key} {value!r}, expected a number")
+            counts.append(value)
+        return items, counts[0], counts[1]
+
+
+def answer_value(answer: Mapping[str, Any]) -> object:
+    """The value of one answer, by its ``type``: Typeform puts it under the key named by the type.
+
+    ``choice`` gives its label (or the "other" text), ``choices`` the list of labels with any "other"
+    text last; ``payment`` stays an object; every other type (text, email, phone_number, number,
+    boolean, date, url, file_url, ...) gives the value as sent.
+    """
+    kind = answer.get("type")
+    if not isinstance(kind, str) or kind not in answer:
+        raise ValueError(f"answer of type {kind!r} carries no value under that key")
+    value = answer[kind]
+    if kind == "choice" and isinstance(value, Mapping):
+        label = value.get("label")
+        return label if label is not None else value.get("other")
+    if kind == "choices" and isinstance(value, Mapping):
+        labels = list(value.get("labels") or [])
+        if value.get("other") is not None:
+            labels.append(value["other"])
+        return labels
+    return value
+
+
+def answers_by_ref(response: Mapping[str, Any]) -> dict[str, object]:
+    """Map each answer of one response to its field ``ref``; keep hidden fields as ``hidden.<name>``.
+
+    A field without a ``ref`` is keyed by its ``id``. Hidden fields are prefixed so that a hidden
+    ``email`` and a question with the ref ``email`` never overwrite each other.
+    """
+    mapped: dict[str, object] = {}
+    for index, answer in enumerate(response.get("answers") or []):
+        question = answer.get("field") if isinstance(answer, Mapping) else None
+        if not isinstance(question, Mapping):
+            raise ValueError(f"answers[{index}] has no field")
+        key = question.get("ref") or question.get("id")
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"answers[{index}] has a field with neither ref nor id")
+        if key in mapped:
+            raise ValueError(f"answers[{index}] repeats the field {key!r}")
+        try:
+            mapped[key] = answer_value(answer)
+        except ValueError as exc:
+            raise ValueError(f"answers[{index}] ({key!r}): {exc}") from None
+    hidden = response.get("hidden") or {}
+    if not isinstance(hidden, Mapping):
+        raise ValueError("hidden is not an object")
+    for name, value in hidden.items():
+        mapped[f"{HIDDEN_PREFIX}{name}"] = value
+    return mapped
+
+
+def form_fields(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The questions of a form definition in order, with the questions inside groups opened out.
+
+    Answers refer to the inner questions of a group, never to the group itself, so the group is left out.
+    """
+    found: list[dict[str, Any]] = []
+
+    def walk(fields: Any) -> None:
+        for item in fields or []:
+            inner = (item.get("properties") or {}).get("fields")
+            if inner is not None:
+                walk(inner)
+            else:
+                found.append(item)
+
+    walk(form.get("fields"))
+    return found
+
+
+def typeform_time(value: datetime | str | int) -> str:
+    """``since``/``until`` as Typeform takes them: UTC to the second with ``T`` (``2020-03-20T14:00:59``).
+
+    An int is taken as unix seconds. Fractions of a second are dropped.
+    """
+    if isinstance(value, bool):
+        raise TypeError("a time cannot be a boolean")
+    if isinstance(value, int):
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    else:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError(f"a Typeform time needs a time zone, got {value!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _item_token(item: Mapping[str, Any]) -> str | None:
+    for key in ("response_id", "token"):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _check_form_id(form_id: str) -> str:
+    if not isinstance(form_id, str) or not _FORM_ID.fullmatch(form_id):
+        raise ValueError(
+            f"Typeform form id must be letters, digits, '_' or '-' (as in .../to/<form_id>), got {form_id!r}"
+        )
+    return form_id
