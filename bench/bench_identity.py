@@ -171,7 +171,7 @@ def _api_pages(landing: Path, rows: list[tuple], source: str, entity: str, paylo
 
 
 def _land_pipedrive(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.apis.pipedrive_sync import person_contacts
+    from connectors.apis.pipedrive import person_contacts
 
     def payload(row):
         record_id, name, email, phone, company, at = row
@@ -191,7 +191,7 @@ def _land_pipedrive(landing: Path, source: str, rows: list[tuple]) -> int:
 
 
 def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.apis.hubspot_sync import contact_columns
+    from connectors.apis.hubspot import contact_columns
 
     def payload(row):
         record_id, name, email, phone, company, at = row
@@ -224,7 +224,7 @@ def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
 
 
 def _land_typeform(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.apis.typeform_sync import response_contacts
+    from connectors.apis.typeform import response_contacts
 
     questions = [("name", "이름"), ("email", "이메일"), ("phone", "연락처"), ("company", "회사명")]
     answer_types = {"name": "text", "email": "email", "phone": "phone_number", "company": "text"}

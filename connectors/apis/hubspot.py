@@ -15,16 +15,34 @@ Search never returns archived records or associations.
 
 Search is a POST but only reads, so it is retried on 429 and 5xx exactly like a GET. Records come back
 exactly as HubSpot sends them; reshaping happens downstream.
+
+``sync_entity`` lands one object type through the sync engine (``sync_engine``). ``updated_at`` is the
+record's modification property (see ``modified_ms``); the first sync, and a full refresh, is a list walk,
+the others a search from the landed cursor minus the overlap. Deletions need no reconcile: every sync walks
+the ``archived=true`` list after the live one, and an archived record lands with ``is_deleted`` set and an
+``updated_at`` of its ``archivedAt`` when that is later, so it supersedes the live version in staging. (A
+record purged for GDPR is not listed anywhere; it keeps its last version.)
+
+Associations come only with a list walk, so ``_cursor`` names the walk of each page (``list``, ``archived``
+or ``search <filter>``, then the ``after`` it was requested with), staging reads a record's associations from
+its latest version landed by a list walk, and a list walk lands a record again when its associations
+differ from that version's. Contacts carry Dripline's normalised contact columns, and a contact whose
+``date_of_birth`` changed lands again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Generator, Iterator, Sequence
+import json
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import SecretStr
 
 from connectors.apis.http import (
@@ -32,6 +50,17 @@ from connectors.apis.http import (
     MalformedResponseError,
     StuckCursorError,
 )
+from connectors.apis.sync_engine import (
+    Fetched,
+    SyncAdapter,
+    SyncReport,
+    contact_table,
+    latest_indices,
+    row_number,
+    run_sync,
+    text_or_none,
+)
+from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
 
 __all__ = [
     "DEFAULT_ASSOCIATIONS",
@@ -45,9 +74,15 @@ __all__ = [
     "TOKEN_SETTING",
     "HubSpotClient",
     "Page",
+    "contact_columns",
     "epoch_ms",
+    "landing_zone",
     "modified_ms",
+    "page_locator",
+    "sync_entity",
 ]
+
+SOURCE = "hubspot"
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 TOKEN_SETTING = "DRIPLINE_HUBSPOT_ACCESS_TOKEN"
@@ -462,3 +497,164 @@ def modified_ms(entity: str, record: dict[str, Any]) -> int | None:
         return epoch_ms(value)
     except ValueError:
         return None
+
+
+_CONTACT_HEADERS = ["id", "name", "email", "phone", "company", "lastmodifieddate", "date_of_birth"]
+_CONTACT_MAPPING = dict(
+    enumerate(["record_id", "name", "email", "phone", "company", "record_at", "birthday"])
+)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
+    """The landing zone of one HubSpot object type; contacts carry the contact columns too."""
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown HubSpot object type {entity!r}")
+    schema = API_CONTACT_RECORD_SCHEMA if entity == "contacts" else API_RECORD_SCHEMA
+    return LandingZone(landing_dir, SOURCE, entity, schema)
+
+
+def page_locator(page: Page) -> str:
+    """Which walk a page belongs to and where in it: ``list``, ``archived`` or ``search <filter>``, then
+    ``after <cursor>`` past the first page. Staging takes associations only from ``list`` pages."""
+    if page.params.get("archived") == "true":
+        walk = "archived"
+    elif page.params:
+        walk = "search " + " and ".join(f"{name} {value}" for name, value in sorted(page.params.items()))
+    else:
+        walk = "list"
+    return walk if page.after is None else f"{walk} after {page.after}"
+
+
+class HubSpotSync(SyncAdapter[Page]):
+    """One object type: a search from the cursor, or a list walk, then the archived walk."""
+
+    # A contact's date_of_birth, asked for after contacts first landed, changes without its modification.
+    state_columns = ("raw_birthday",)
+
+    def __init__(self, client: HubSpotClient, zone: LandingZone, *, region: str, local_tz: str) -> None:
+        self.client, self.zone, self.stats = client, zone, client.stats
+        self.label = f"HubSpot {zone.entity}"
+        self.region, self.local_tz = region, local_tz
+        self.linked: dict[str, str] = {}
+
+    def prepare(self, updated_since: datetime | None) -> None:
+        # Associations are compared only on a list walk, and read from the landing only for one.
+        if updated_since is None and DEFAULT_ASSOCIATIONS[self.zone.entity]:
+            self.linked = _listed_associations(self.zone)
+
+    def pages(self, updated_since: datetime | None) -> Iterator[Page]:
+        return self.client.iter_pages(self.zone.entity, modified_since=updated_since, include_archived=True)
+
+    def records(self, page: Page) -> list[dict[str, Any]]:
+        return page.records
+
+    def fetched(self, page: Page, record: Mapping[str, Any]) -> Fetched:
+        return Fetched(record["id"], self._updated_at(page, record), bool(record.get("archived")), record)
+
+    def _updated_at(self, page: Page, record: Mapping[str, Any]) -> datetime:
+        """The modification time; for an archived record its ``archivedAt`` when later, so the deletion
+        supersedes the last live version."""
+        at = modified_ms(page.entity, dict(record))
+        if at is None:
+            where = f"{page.entity} page {page.number} ({page_locator(page)})"
+            url = f"{self.client.base_url}/crm/v3/objects/{page.entity}"
+            raise MalformedResponseError(
+                f"HubSpot {where} has record {record['id']!r} without a readable modification time", url=url
+            )
+        moment = datetime.fromtimestamp(at / 1000, UTC)
+        archived_at = record.get("archivedAt")
+        if record.get("archived") and isinstance(archived_at, str):
+            with contextlib.suppress(ValueError):  # an unreadable archivedAt leaves the modification time
+                moment = max(moment, datetime.fromisoformat(archived_at).astimezone(UTC))
+        return moment
+
+    def cursor_text(self, page: Page) -> str | None:
+        return page_locator(page)
+
+    def contacts(self, page: Page, records: list[dict[str, Any]]) -> pa.Table:
+        return contact_columns(records, region=self.region, local_tz=self.local_tz)
+
+    def links_changed(self, page: Page, fetched: Fetched) -> bool:
+        return not page.params and self.linked.get(fetched.record_id) != _associations(fetched.record)
+
+    def landed(self, page: Page, fetched: Fetched) -> None:
+        if not page.params:
+            self.linked[fetched.record_id] = _associations(fetched.record)
+
+
+def sync_entity(
+    client: HubSpotClient,
+    zone: LandingZone,
+    *,
+    overlap: timedelta,
+    full_refresh: bool = False,
+    region: str = "KR",
+    local_tz: str = "Asia/Seoul",
+    on_page: Callable[[Page, int], None] | None = None,
+) -> SyncReport:
+    """Land every record of ``zone.entity`` modified since the landed cursor (all of them, by a list walk,
+    on a full refresh or the first sync), then every archived record as deleted. ``on_page`` is called with
+    each page and the rows landed for it."""
+    adapter = HubSpotSync(client, zone, region=region, local_tz=local_tz)
+    return run_sync(adapter, overlap=overlap, full_refresh=full_refresh, on_page=on_page)
+
+
+def _associations(record: Mapping[str, Any]) -> str:
+    """A record's associations as canonical JSON ``{type: [ids]}`` (``{}`` when it has none)."""
+    found = record.get("associations") or {}
+    canonical = {
+        other: sorted(
+            str(item.get("id")) for item in (linked or {}).get("results", []) if isinstance(item, dict)
+        )
+        for other, linked in found.items()
+        if isinstance(linked, dict)
+    }
+    return _CANONICAL.encode(canonical)
+
+
+def contact_columns(
+    contacts: list[dict[str, Any]], *, region: str = "KR", local_tz: str = "Asia/Seoul"
+) -> pa.Table:
+    """The contact columns of HubSpot contacts, in order: name (firstname lastname), email, phone (else
+    mobile phone), company and birthday (``date_of_birth``), normalised exactly like a spreadsheet row."""
+    rows = []
+    for position, contact in enumerate(contacts, start=1):
+        properties = contact.get("properties") or {}
+        first, last = text_or_none(properties.get("firstname")), text_or_none(properties.get("lastname"))
+        name = " ".join(part for part in (first, last) if part)
+        texts = [
+            contact["id"],
+            name or None,
+            text_or_none(properties.get("email")),
+            text_or_none(properties.get("phone")) or text_or_none(properties.get("mobilephone")),
+            text_or_none(properties.get("company")),
+            text_or_none(properties.get("lastmodifieddate")),
+            text_or_none(properties.get("date_of_birth")),
+        ]
+        rows.append((row_number(contact["id"], position), texts, None))
+    return contact_table(
+        SOURCE,
+        _CONTACT_HEADERS,
+        _CONTACT_MAPPING,
+        rows,
+        where="HubSpot contact ",
+        region=region,
+        local_tz=local_tz,
+    )
+
+
+def _listed_associations(zone: LandingZone) -> dict[str, str]:
+    """``{record_id: canonical associations}`` of the latest version of each record landed by a list walk
+    (the ones staging reads associations from)."""
+    table = zone.read_columns(
+        ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted", "_cursor", "record"]
+    )
+    listed = table.filter(pc.starts_with(table.column("_cursor"), "list"))
+    latest = listed.take(latest_indices(listed))
+    return {
+        record_id: _associations(json.loads(record))
+        for record_id, record in zip(
+            latest.column("record_id").to_pylist(), latest.column("record").to_pylist(), strict=True
+        )
+    }

@@ -8,18 +8,42 @@ Pipedrive leaves deleted deals out of the default list and keeps them under ``st
 days; ``statuses=DEAL_STATUSES`` lists every deal, deleted ones included, in one walk ordered by update
 time. (Archived deals are in neither since 2025-07-15.) Persons and organizations have no such filter; their
 deletions need a full reconciliation.
+
+``sync_entity`` lands one entity through the sync engine (``sync_engine``): persons carry Dripline's
+normalised contact columns, and a person whose organization name or birthday changed without touching its
+``update_time`` lands again. Deals are walked with every status, deleted included, in one walk ordered by
+update time, and are never reconciled: since 2025-07-15 the deals list leaves archived deals out, so a deal
+missing from a full walk may be archived, not deleted; it keeps its last landed version. Persons and
+organizations have no deleted listing: a full refresh that walks to the end reconciles instead (tombstones,
+with the engine's mass-deletion guard).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import SecretStr
 
 from connectors.apis.http import ApiClient, StuckCursorError
+from connectors.apis.sync_engine import (
+    Fetched,
+    SyncAdapter,
+    SyncReport,
+    contact_table,
+    latest_indices,
+    row_number,
+    run_sync,
+    text_or_none,
+)
+from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from connectors.core.normalize import parse_timestamp
 
 __all__ = [
     "DEAL_STATUSES",
@@ -29,8 +53,13 @@ __all__ = [
     "TOKEN_SETTING",
     "Page",
     "PipedriveClient",
+    "landing_zone",
+    "person_contacts",
     "rfc3339",
+    "sync_entity",
 ]
+
+SOURCE = "pipedrive"
 
 DEFAULT_BASE_URL = "https://api.pipedrive.com"
 TOKEN_SETTING = "DRIPLINE_PIPEDRIVE_API_TOKEN"
@@ -194,3 +223,168 @@ def rfc3339(value: datetime | str) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"updated_since needs a time zone, got {value!r}")
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The cells of a person that Dripline normalises, in the shape a file reader maps a header row.
+_PERSON_HEADERS = ["id", "name", "email", "phone", "organization", "update_time", "birthday"]
+_PERSON_MAPPING = dict(enumerate(["record_id", "name", "email", "phone", "company", "record_at", "birthday"]))
+
+
+def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
+    """The landing zone of one Pipedrive entity; persons carry the contact columns too."""
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown Pipedrive entity {entity!r}")
+    schema = API_CONTACT_RECORD_SCHEMA if entity == "persons" else API_RECORD_SCHEMA
+    return LandingZone(landing_dir, SOURCE, entity, schema)
+
+
+class PipedriveSync(SyncAdapter[Page]):
+    """One entity: persons read organization names from the landed organizations."""
+
+    # A person's organization name changes without touching the person; a birthday landed late.
+    state_columns = ("company", "raw_birthday")
+    # The person itself did not change: it lands again, but counts as unchanged.
+    state_counts_as_update = False
+
+    def __init__(
+        self,
+        client: PipedriveClient,
+        zone: LandingZone,
+        *,
+        organizations: LandingZone | None,
+        region: str,
+        local_tz: str,
+    ) -> None:
+        self.client, self.zone, self.stats = client, zone, client.stats
+        self.label = f"Pipedrive {zone.entity}"
+        self.reconciles = zone.entity != "deals"
+        self.organizations = organizations
+        self.region, self.local_tz = region, local_tz
+        self.org_names: dict[str, str] = {}
+
+    def prepare(self, updated_since: datetime | None) -> None:
+        if self.zone.entity == "persons" and self.organizations is not None:
+            self.org_names = _organization_names(self.organizations)
+
+    def pages(self, updated_since: datetime | None) -> Iterator[Page]:
+        statuses = DEAL_STATUSES if self.zone.entity == "deals" else None
+        return self.client.iter_pages(self.zone.entity, updated_since=updated_since, statuses=statuses)
+
+    def records(self, page: Page) -> list[dict[str, Any]]:
+        return page.records
+
+    def fetched(self, page: Page, record: Mapping[str, Any]) -> Fetched:
+        record_id = str(record["id"])
+        updated_at, problem = parse_timestamp(record.get("update_time"), "UTC")
+        if updated_at is None:
+            where = f"{page.entity} page {page.number}" + (
+                f" at cursor {page.cursor!r}" if page.cursor else " (first page)"
+            )
+            raise self.client.malformed(
+                where,
+                self.client.base_url + f"/api/v2/{page.entity}",
+                f"has record {record_id} without a readable update_time ({problem or 'missing'})",
+            )
+        is_deleted = bool(record.get("is_deleted")) or record.get("status") == "deleted"
+        return Fetched(record_id, updated_at, is_deleted, record)
+
+    def cursor_text(self, page: Page) -> str | None:
+        return page.cursor
+
+    def contacts(self, page: Page, records: list[dict[str, Any]]) -> pa.Table:
+        return person_contacts(records, self.org_names, region=self.region, local_tz=self.local_tz)
+
+
+def sync_entity(
+    client: PipedriveClient,
+    zone: LandingZone,
+    *,
+    overlap: timedelta,
+    full_refresh: bool = False,
+    region: str = "KR",
+    local_tz: str = "Asia/Seoul",
+    organizations: LandingZone | None = None,
+    on_page: Callable[[Page, int], None] | None = None,
+    allow_mass_deletion: bool = False,
+) -> SyncReport:
+    """Land every record of ``zone.entity`` updated since the landed cursor (all of them on a full refresh).
+
+    ``organizations`` is the organizations zone a persons sync reads organization names from (a v2
+    person carries only ``org_id``). ``on_page`` is called with each page and the rows landed for it.
+    A full refresh of persons or organizations reconciles; ``allow_mass_deletion`` lets it tombstone more
+    than ``MASS_DELETION_SHARE`` of the live records (else ``MassDeletionError``, nothing tombstoned).
+    """
+    adapter = PipedriveSync(client, zone, organizations=organizations, region=region, local_tz=local_tz)
+    return run_sync(
+        adapter,
+        overlap=overlap,
+        full_refresh=full_refresh,
+        allow_mass_deletion=allow_mass_deletion,
+        on_page=on_page,
+    )
+
+
+def person_contacts(
+    persons: list[dict[str, Any]],
+    org_names: Mapping[str, str],
+    *,
+    region: str = "KR",
+    local_tz: str = "Asia/Seoul",
+) -> pa.Table:
+    """The contact columns of persons, in order: name, primary email, primary phone, organization name and
+    birthday, normalised exactly like a spreadsheet row."""
+    rows = (
+        (
+            row_number(str(person["id"]), position),
+            [
+                str(person["id"]),
+                text_or_none(person.get("name")),
+                _primary(person.get("emails")),
+                _primary(person.get("phones")),
+                _organization_name(person, org_names),
+                text_or_none(person.get("update_time")),
+                text_or_none(person.get("birthday")),
+            ],
+            None,
+        )
+        for position, person in enumerate(persons, start=1)
+    )
+    return contact_table(
+        SOURCE,
+        _PERSON_HEADERS,
+        _PERSON_MAPPING,
+        rows,
+        where="Pipedrive person ",
+        region=region,
+        local_tz=local_tz,
+    )
+
+
+def _primary(entries: object) -> str | None:
+    """The primary entry of Pipedrive's ``emails``/``phones`` list, else the first with a value."""
+    if not isinstance(entries, list):
+        return text_or_none(entries)
+    valued = [e for e in entries if isinstance(e, dict) and text_or_none(e.get("value"))]
+    chosen = next((e for e in valued if e.get("primary")), valued[0] if valued else None)
+    return text_or_none(chosen["value"]) if chosen else None
+
+
+def _organization_name(person: Mapping[str, Any], org_names: Mapping[str, str]) -> str | None:
+    org = person.get("org_id")
+    if isinstance(org, dict):  # v1 shape, or an embedded organization
+        return text_or_none(org.get("name")) or org_names.get(str(org.get("value")))
+    return text_or_none(person.get("org_name")) or (org_names.get(str(org)) if org is not None else None)
+
+
+def _organization_names(zone: LandingZone) -> dict[str, str]:
+    """Current name of every landed, live organization."""
+    table = zone.read_columns(["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted", "record"])
+    latest = table.take(latest_indices(table))
+    latest = latest.filter(pc.invert(latest.column("is_deleted")))
+    names = {}
+    records = zip(latest.column("record_id").to_pylist(), latest.column("record").to_pylist(), strict=True)
+    for record_id, record in records:
+        name = text_or_none(json.loads(record).get("name"))
+        if name:
+            names[record_id] = name
+    return names

@@ -12,20 +12,52 @@ newest first, a sync may advance its cursor only after the walk has reached its 
 
 Typeform allows about two requests a second, so the client spaces its requests (``request_interval``).
 Responses come back exactly as Typeform sends them; ``answers_by_ref`` is the one reshaping helper.
+
+``sync_form`` lands the completed responses of one form through the sync engine (``sync_engine``) in
+``landing/typeform/responses/``, every form together: the form id is a response's ``_entity`` (Typeform's
+response JSON does not carry it). Each walk runs between ``since`` and an ``until`` fixed when it starts.
+Pages come newest first, so a walk killed half-way has landed the newest responses and none of the older
+ones: the largest landed ``submitted_at`` says nothing about what is complete. The cursor therefore comes
+from the walks, not the responses: after the last page of a walk a one-row marker batch lands in
+``landing/typeform/walks/`` holding the walk's ``until`` as ``updated_at`` (``record_id`` and ``_entity`` are
+the form id, ``record`` the walk's filters and counts). The next walk starts at the ``until`` of the last
+complete walk of that form minus the overlap, so a killed walk is walked again from the same place and the
+older responses it never reached are fetched. Responses fetched twice land twice; staging keeps one version
+per record_id. A full refresh reconciles deleted responses (tombstones, with the engine's mass-deletion
+guard; a refused reconcile leaves the walk unrecorded).
+
+The contact columns come from the same ``TableRecords`` the file readers use: the answers, keyed by field
+ref (hidden fields as ``hidden.<name>``), are the columns, and ``map_headers`` finds name, email, phone,
+company, marketing consent and birthday (a date question such as "생년월일" or ref ``birthday``) among the
+refs, then, for fields no ref named, among the question titles. Every other answer goes to ``attributes``.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import SecretStr
 
 from connectors.apis.http import ApiClient, ApiError, AuthError, StuckCursorError
+from connectors.apis.sync_engine import (
+    JSON,
+    Fetched,
+    SyncAdapter,
+    SyncReport,
+    contact_table,
+    run_sync,
+)
+from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from connectors.core.normalize import cell_text, parse_timestamp
+from connectors.files.headers import SynonymTable, map_headers
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -35,11 +67,19 @@ __all__ = [
     "FormNotFoundError",
     "Page",
     "TypeformClient",
+    "TypeformSyncReport",
     "answer_value",
     "answers_by_ref",
     "form_fields",
+    "last_complete_until",
+    "response_contacts",
+    "responses_zone",
+    "sync_form",
     "typeform_time",
+    "walks_zone",
 ]
+
+SOURCE = "typeform"
 
 DEFAULT_BASE_URL = "https://api.typeform.com"
 TOKEN_SETTING = "DRIPLINE_TYPEFORM_TOKEN"
@@ -347,3 +387,303 @@ def _check_form_id(form_id: str) -> str:
             f"Typeform form id must be letters, digits, '_' or '-' (as in .../to/<form_id>), got {form_id!r}"
         )
     return form_id
+
+
+# record_id and record_at are the response's token and submitted_at, never an answer (a hidden
+# ``customer_id`` names an id, but not this record's).
+_RESERVED_FIELDS = frozenset({"record_id", "record_at"})
+
+
+def responses_zone(landing_dir: Path) -> LandingZone:
+    """Where responses land, every form together (``_entity`` is the form id)."""
+    return LandingZone(landing_dir, SOURCE, "responses", API_CONTACT_RECORD_SCHEMA)
+
+
+def walks_zone(landing_dir: Path) -> LandingZone:
+    """Where a marker lands after each complete walk; it is what the next walk's ``since`` comes from."""
+    return LandingZone(landing_dir, SOURCE, "walks", API_RECORD_SCHEMA)
+
+
+@dataclass
+class TypeformSyncReport(SyncReport):
+    """What one walk of one form did (``entity`` is the form id); ``as_metadata`` is what the asset
+    reports for that form."""
+
+    until: datetime | None = None
+    walk_complete: bool = False
+
+    @property
+    def form_id(self) -> str:
+        return self.entity
+
+    @property
+    def since(self) -> datetime | None:
+        return self.updated_since
+
+    def window(self) -> dict[str, datetime | None]:
+        return {"since": self.updated_since, "until": self.until}
+
+
+def last_complete_until(walks: LandingZone, form_id: str) -> datetime | None:
+    """The ``until`` of the last complete walk of ``form_id``, or None when no walk of it ever completed."""
+    table = walks.read_columns(["_entity", "updated_at"])
+    mine = table.filter(pc.equal(table.column("_entity"), form_id)).column("updated_at")
+    return pc.max(mine).as_py() if len(mine) else None
+
+
+class TypeformSync(SyncAdapter[Page]):
+    """One form's responses: a walk between the last complete walk and now, newest first."""
+
+    lands_unchanged = True  # the walk markers, not the responses, carry the cursor
+    reconciles = True
+
+    def __init__(
+        self,
+        client: TypeformClient,
+        responses: LandingZone,
+        walks: LandingZone,
+        form_id: str,
+        *,
+        until: datetime,
+        region: str,
+        local_tz: str,
+        synonyms: SynonymTable | Mapping[str, Sequence[str]] | None,
+    ) -> None:
+        self.client, self.zone, self.walks, self.stats = client, responses, walks, client.stats
+        self.entity_value = form_id
+        self.label = f"Typeform form {form_id}"
+        self.until = until
+        self.region, self.local_tz, self.synonyms = region, local_tz, synonyms
+        self.columns: list[tuple[str, str | None]] = []
+
+    def cursor(self, overlap: timedelta) -> tuple[datetime | None, datetime | None]:
+        self.walks.prepare()
+        cursor_before = last_complete_until(self.walks, self.entity_value)
+        return cursor_before, None if cursor_before is None else cursor_before - overlap
+
+    def new_report(
+        self, sync_id: str, full_refresh: bool, cursor_before: datetime | None, since: datetime | None
+    ) -> TypeformSyncReport:
+        return TypeformSyncReport(
+            self.entity_value, sync_id, full_refresh, cursor_before, since, until=self.until
+        )
+
+    def prepare(self, updated_since: datetime | None) -> None:
+        self.columns = _form_columns(self.client.get_form(self.entity_value))
+
+    def pages(self, updated_since: datetime | None) -> Iterator[Page]:
+        return self.client.iter_pages(self.entity_value, since=updated_since, until=self.until)
+
+    def records(self, page: Page) -> list[dict[str, Any]]:
+        return page.items
+
+    def fetched(self, page: Page, record: Mapping[str, Any]) -> Fetched:
+        record_id = _response_id(record)
+        submitted_at, problem = parse_timestamp(record.get("submitted_at"), "UTC")
+        if submitted_at is None:
+            raise self.client.malformed(
+                _page_name(page),
+                _responses_url(self.client, page),
+                f"has response {record_id} without a readable submitted_at ({problem or 'missing'})",
+            )
+        return Fetched(record_id, submitted_at, False, record)
+
+    def cursor_text(self, page: Page) -> str | None:
+        return page.before
+
+    def contacts(self, page: Page, records: list[dict[str, Any]]) -> pa.Table:
+        try:
+            return response_contacts(
+                records,
+                self.columns,
+                where=f"Typeform form {page.form_id} page {page.number} response ",
+                region=self.region,
+                local_tz=self.local_tz,
+                synonyms=self.synonyms,
+            )
+        except ValueError as error:  # an answer without a field or a value: nothing of this page lands
+            url = _responses_url(self.client, page)
+            raise self.client.malformed(_page_name(page), url, f"has {error}") from None
+
+    def finish(self, report: SyncReport) -> None:
+        """Record the walk as complete: the next walk's ``since`` comes from this marker."""
+        assert isinstance(report, TypeformSyncReport)
+        summary = {
+            "form_id": report.form_id,
+            "since": report.since.isoformat() if report.since else None,
+            "until": self.until.isoformat(),
+            "full_refresh": report.full_refresh,
+            "pages": report.pages,
+            "records_fetched": report.records_fetched,
+        }
+        row = {
+            "_source": SOURCE,
+            "_entity": report.form_id,
+            "_sync_id": report.sync_id,
+            "_page": report.pages,
+            "_cursor": None,
+            "record_id": report.form_id,
+            "updated_at": self.until,
+            "is_deleted": False,
+            "record": JSON.encode(summary),
+        }
+        self.walks.write_batch(f"{report.sync_id}-walk", [row])
+        report.walk_complete = True
+        report.cursor_after = self.until
+
+
+def sync_form(
+    client: TypeformClient,
+    responses: LandingZone,
+    walks: LandingZone,
+    form_id: str,
+    *,
+    overlap: timedelta,
+    full_refresh: bool = False,
+    region: str = "KR",
+    local_tz: str = "Asia/Seoul",
+    synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
+    now: datetime | None = None,
+    on_page: Callable[[Page, int], None] | None = None,
+    allow_mass_deletion: bool = False,
+) -> TypeformSyncReport:
+    """Land every completed response of ``form_id`` submitted since the last complete walk (all of them on
+    a full refresh) up to now, then record the walk as complete. ``on_page`` is called with each page and
+    the rows landed for it. A full refresh tombstones the landed responses the form no longer lists, but
+    refuses (``MassDeletionError``, nothing tombstoned, the walk not recorded as complete) when they are
+    more than ``sync_engine.MASS_DELETION_SHARE`` of the live ones, unless ``allow_mass_deletion``."""
+    # Typeform bounds are whole seconds; the marker records exactly the bound that was sent.
+    until = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    adapter = TypeformSync(
+        client,
+        responses,
+        walks,
+        form_id,
+        until=until,
+        region=region,
+        local_tz=local_tz,
+        synonyms=synonyms,
+    )
+    report = run_sync(
+        adapter,
+        overlap=overlap,
+        full_refresh=full_refresh,
+        allow_mass_deletion=allow_mass_deletion,
+        on_page=on_page,
+    )
+    assert isinstance(report, TypeformSyncReport)
+    return report
+
+
+def _form_columns(form: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """``(key, title)`` of every column a response of this form can have, in form order: the questions by
+    ref (groups opened), then the hidden fields as ``hidden.<name>``."""
+    columns = [
+        (
+            str(item.get("ref") or item.get("id")),
+            item.get("title") if isinstance(item.get("title"), str) else None,
+        )
+        for item in form_fields(form)
+        if item.get("ref") or item.get("id")
+    ]
+    columns += [
+        (f"{HIDDEN_PREFIX}{name}", None) for name in form.get("hidden") or [] if isinstance(name, str)
+    ]
+    return list(dict.fromkeys(columns))
+
+
+def response_contacts(
+    items: list[dict[str, Any]],
+    columns: list[tuple[str, str | None]],
+    *,
+    where: str = "Typeform response ",
+    region: str = "KR",
+    local_tz: str = "Asia/Seoul",
+    synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
+) -> pa.Table:
+    """The contact columns of responses, in order, through the same ``TableRecords`` as a spreadsheet row.
+
+    ``columns`` are the form's ``(ref, title)`` pairs; an answer to a field the form no longer has is a
+    column too, keyed by its ref. Hidden fields come after the questions, so an answered email beats a
+    hidden one.
+    """
+    answers = [answers_by_ref(item) for item in items]
+    keys = [key for key, _ in columns]
+    extra = [key for mapped in answers for key in mapped if key not in keys]
+    keys += list(dict.fromkeys(extra))
+    titles = dict(columns)
+    mapping = _contact_mapping(keys, [titles.get(key) for key in keys], synonyms)
+    rows = (
+        (
+            number,
+            [
+                _response_id(item),
+                _answer_text(item.get("submitted_at")),
+                *(_answer_text(mapped.get(key)) for key in keys),
+            ],
+            JSON.encode(mapped),
+        )
+        for number, (item, mapped) in enumerate(zip(items, answers, strict=True), start=1)
+    )
+    return contact_table(
+        SOURCE,
+        ["token", "submitted_at", *keys],
+        {0: "record_id", 1: "record_at", **{index + 2: name for index, name in mapping.items()}},
+        rows,
+        where=where,
+        region=region,
+        local_tz=local_tz,
+    )
+
+
+def _contact_mapping(
+    keys: list[str],
+    titles: list[str | None],
+    synonyms: SynonymTable | Mapping[str, Sequence[str]] | None,
+) -> dict[int, str]:
+    """``{column index: field}``, each round filling only the fields still unnamed: the question refs as
+    header cells, then the question titles (a ref such as ``a1b2c3`` says nothing, its title "이메일 주소"
+    does), then the names of the hidden fields, so an answered email always beats a hidden one."""
+    hidden = [key.startswith(HIDDEN_PREFIX) for key in keys]
+    rounds = [
+        [None if is_hidden else key for key, is_hidden in zip(keys, hidden, strict=True)],
+        [None if is_hidden else title for title, is_hidden in zip(titles, hidden, strict=True)],
+        [
+            key.removeprefix(HIDDEN_PREFIX) if is_hidden else None
+            for key, is_hidden in zip(keys, hidden, strict=True)
+        ],
+    ]
+    mapping: dict[int, str] = {}
+    for headers in rounds:
+        for index, name in map_headers(headers, synonyms).items():
+            if name not in _RESERVED_FIELDS and name not in mapping.values() and index not in mapping:
+                mapping[index] = name
+    return dict(sorted(mapping.items()))
+
+
+def _page_name(page: Page) -> str:
+    return f"responses of form {page.form_id!r} page {page.number} " + (
+        f"before token {page.before!r}" if page.before else "(first page)"
+    )
+
+
+def _responses_url(client: TypeformClient, page: Page) -> str:
+    return client.base_url + f"/forms/{page.form_id}/responses"
+
+
+def _response_id(item: Mapping[str, Any]) -> str:
+    """The response's id: ``response_id``, else ``token`` (the client refuses items with neither)."""
+    return str(item.get("response_id") or item.get("token"))
+
+
+def _answer_text(value: object) -> str | None:
+    """An answer as cell text: choices and other structures as compact JSON, booleans as true/false."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return JSON.encode(value) if value else None
+    return cell_text(value)

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from connectors.apis.hubspot import ENTITIES as HUBSPOT_ENTITIES
-from connectors.apis.hubspot_sync import landing_zone as hubspot_zone
+from connectors.apis.hubspot import landing_zone as hubspot_zone
 from connectors.apis.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
-from connectors.apis.pipedrive_sync import landing_zone as pipedrive_zone
-from connectors.apis.typeform_sync import responses_zone, walks_zone
+from connectors.apis.pipedrive import landing_zone as pipedrive_zone
+from connectors.apis.typeform import responses_zone, walks_zone
 from connectors.core.landing import LandingZone
 from connectors.files.orders import orders_zone
 from orchestration.lib.identity import customer_id_map_zone

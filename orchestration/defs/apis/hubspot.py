@@ -5,8 +5,14 @@ from datetime import timedelta
 import dagster as dg
 
 from connectors.apis.http import ApiError
-from connectors.apis.hubspot import MAX_PAGE_SIZE, MAX_SEARCH_PAGE_SIZE, TOKEN_SETTING, HubSpotClient
-from connectors.apis.hubspot_sync import landing_zone, sync_entity
+from connectors.apis.hubspot import (
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_PAGE_SIZE,
+    TOKEN_SETTING,
+    HubSpotClient,
+    landing_zone,
+    sync_entity,
+)
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS, SYNC_RETRY_POLICY, is_full_refresh_run
 

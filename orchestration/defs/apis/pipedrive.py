@@ -5,8 +5,8 @@ from datetime import timedelta
 import dagster as dg
 
 from connectors.apis.http import ApiError
-from connectors.apis.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient
-from connectors.apis.pipedrive_sync import MassDeletionError, landing_zone, sync_entity
+from connectors.apis.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, landing_zone, sync_entity
+from connectors.apis.sync_engine import MassDeletionError
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS, SYNC_RETRY_POLICY, is_full_refresh_run
 

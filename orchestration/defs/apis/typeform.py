@@ -5,14 +5,17 @@ from datetime import timedelta
 import dagster as dg
 
 from connectors.apis.http import ApiError
-from connectors.apis.pipedrive_sync import MassDeletionError
+from connectors.apis.sync_engine import MassDeletionError
 from connectors.apis.typeform import (
     FORM_IDS_SETTING,
     MAX_PAGE_SIZE,
     TOKEN_SETTING,
     TypeformClient,
+    TypeformSyncReport,
+    responses_zone,
+    sync_form,
+    walks_zone,
 )
-from connectors.apis.typeform_sync import TypeformSyncReport, responses_zone, sync_form, walks_zone
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS, SYNC_RETRY_POLICY, is_full_refresh_run
 

@@ -12,8 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.apis.http import MalformedResponseError
-from connectors.apis.hubspot import HubSpotClient
-from connectors.apis.hubspot_sync import contact_columns, landing_zone, sync_entity
+from connectors.apis.hubspot import HubSpotClient, contact_columns, landing_zone, sync_entity
 from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA
 from tests.fakes.hubspot import EPOCH, FakeHubSpot, PostRequest, contact, deal, millis
 

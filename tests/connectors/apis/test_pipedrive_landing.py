@@ -12,14 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.apis.http import MalformedResponseError
-from connectors.apis.pipedrive import PipedriveClient
-from connectors.apis.pipedrive_sync import (
-    MassDeletionError,
-    _latest_indices,
-    landing_zone,
-    person_contacts,
-    sync_entity,
-)
+from connectors.apis.pipedrive import PipedriveClient, landing_zone, person_contacts, sync_entity
+from connectors.apis.sync_engine import MassDeletionError, latest_indices
 from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
 
@@ -159,7 +153,7 @@ def test_the_latest_version_breaks_a_tie_by_the_later_landing_like_staging():
         }
     )
 
-    latest = table.take(_latest_indices(table))
+    latest = table.take(latest_indices(table))
 
     assert latest.column("_load_id").to_pylist() == ["c", "z"]
 

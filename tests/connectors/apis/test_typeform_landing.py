@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.apis.http import ApiError, MalformedResponseError
-from connectors.apis.pipedrive_sync import MassDeletionError
-from connectors.apis.typeform import TypeformClient
-from connectors.apis.typeform_sync import (
+from connectors.apis.sync_engine import MassDeletionError
+from connectors.apis.typeform import (
+    TypeformClient,
     last_complete_until,
     response_contacts,
     responses_zone,

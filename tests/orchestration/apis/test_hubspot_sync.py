@@ -16,8 +16,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.apis.hubspot import TOKEN_SETTING
-from connectors.apis.hubspot_sync import landing_zone
+from connectors.apis.hubspot import TOKEN_SETTING, landing_zone
 from orchestration.defs.apis.hubspot import (
     HubSpotResource,
     hubspot_companies,
@@ -176,7 +175,7 @@ SYNC_IN_A_CHILD = textwrap.dedent(
     from pathlib import Path
     from pydantic import SecretStr
     from connectors.apis.hubspot import HubSpotClient
-    from connectors.apis.hubspot_sync import landing_zone, sync_entity
+    from connectors.apis.hubspot import landing_zone, sync_entity
 
     url, token, landing = sys.argv[1:4]
     with HubSpotClient(url, SecretStr(token), page_size=2, timeout=(5.0, 120.0)) as client:

@@ -15,8 +15,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.apis.pipedrive import TOKEN_SETTING
-from connectors.apis.pipedrive_sync import landing_zone
+from connectors.apis.pipedrive import TOKEN_SETTING, landing_zone
 from orchestration.defs.apis.pipedrive import (
     PipedriveResource,
     pipedrive_deals,
@@ -166,7 +165,7 @@ SYNC_IN_A_CHILD = textwrap.dedent(
     from pathlib import Path
     from pydantic import SecretStr
     from connectors.apis.pipedrive import PipedriveClient
-    from connectors.apis.pipedrive_sync import landing_zone, sync_entity
+    from connectors.apis.pipedrive import landing_zone, sync_entity
 
     url, token, landing = sys.argv[1:4]
     with PipedriveClient(url, SecretStr(token), page_size=2, timeout=(5.0, 120.0)) as client:

@@ -15,8 +15,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.apis.typeform import FORM_IDS_SETTING, TOKEN_SETTING
-from connectors.apis.typeform_sync import responses_zone, walks_zone
+from connectors.apis.typeform import FORM_IDS_SETTING, TOKEN_SETTING, responses_zone, walks_zone
 from orchestration.defs.apis.typeform import TypeformResource, typeform_responses
 from orchestration.lib.paths import REPO_ROOT
 from orchestration.lib.sync_runs import FULL_REFRESH_TAG
@@ -178,7 +177,7 @@ SYNC_IN_A_CHILD = textwrap.dedent(
     from pathlib import Path
     from pydantic import SecretStr
     from connectors.apis.typeform import TypeformClient
-    from connectors.apis.typeform_sync import responses_zone, sync_form, walks_zone
+    from connectors.apis.typeform import responses_zone, sync_form, walks_zone
 
     url, token, landing, form_id = sys.argv[1:5]
     client = TypeformClient(url, SecretStr(token), page_size=2, request_interval=0.0, timeout=(5.0, 120.0))
