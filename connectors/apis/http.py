@@ -120,7 +120,12 @@ class _MeasuredRetry(Retry):
         try:
             return super().get_retry_after(response)
         except InvalidHeader:
-            return None
+            # urllib3 reads whole seconds or an HTTP date; Shopify sends seconds with a fraction ("2.0").
+            try:
+                seconds = float(response.headers.get("Retry-After", ""))
+            except ValueError:
+                return None
+            return seconds if seconds >= 0 else None
 
     def increment(
         self,
@@ -245,13 +250,19 @@ class ApiClient:
         ``page`` says which page this is (``"persons page 3 at cursor 'eyJ…'"``); every error names it
         together with the URL.
         """
-        return self._request_json("GET", path, page=page, params=params)
+        return self._request("GET", path, page=page, params=params)[0]
+
+    def get_json_and_headers(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page: str
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """``get_json``, with the answer's headers (where an API puts its paging, such as ``Link``)."""
+        return self._request("GET", path, page=page, params=params)
 
     def post_json(self, path: str, body: Mapping[str, Any], *, page: str) -> dict[str, Any]:
         """POST a JSON ``body`` (a read, such as a search) and return the JSON object it answers."""
-        return self._request_json("POST", path, page=page, json_body=body)
+        return self._request("POST", path, page=page, json_body=body)[0]
 
-    def _request_json(
+    def _request(
         self,
         method: str,
         path: str,
@@ -259,7 +270,7 @@ class ApiClient:
         page: str,
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
         url = self.base_url + path
         where = f"{self.service} {page}"
         retries_before = self.stats.retries
@@ -331,7 +342,7 @@ class ApiClient:
                 url=response.url,
                 status=status,
             )
-        return body
+        return body, response.headers
 
     def malformed(self, page: str, url: str, problem: str) -> MalformedResponseError:
         return MalformedResponseError(f"{self.service} {page} (GET {url}) {problem}", url=url)

@@ -125,3 +125,30 @@ class LoopbackServer:
                 pass
 
         return Handler
+
+
+class FaultQueue:
+    """Faults a fake serves instead of its answer: ``inject`` queues one for the next ``times`` matching
+    requests after letting ``skip`` through; ``take`` hands the fault for this request, if any."""
+
+    def __init__(self, fault_class: Callable[..., Any]) -> None:
+        self.fault_class = fault_class
+        self.items: list[Any] = []
+        self._lock = threading.Lock()
+
+    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
+        with self._lock:
+            self.items.append(self.fault_class(kind, times=times, skip=skip, **options))
+
+    def take(self) -> Any:
+        with self._lock:
+            if not self.items:
+                return None
+            head = self.items[0]
+            if head.skip:
+                head.skip -= 1
+                return None
+            head.times -= 1
+            if head.times <= 0:
+                self.items.pop(0)
+            return head
