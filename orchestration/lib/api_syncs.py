@@ -59,6 +59,10 @@ class ApiResource(dg.ConfigurableResource):
             return None
         return self.build(settings, token)
 
+    def is_configured(self, settings: DriplineSettings) -> bool:
+        token = self.token(settings)
+        return token is not None and bool(token.get_secret_value())
+
 
 class SyncConfig(dg.Config):
     full_refresh: bool = False
@@ -162,8 +166,10 @@ def _materialize(
     for zone in zones:
         zone.prepare()  # dbt's source glob needs the schema file even when nothing was ever synced
     resource: ApiResource = getattr(context.resources, source.name)
-    client = resource.client(settings)
-    missing = (source.token_setting, source.token_hint) if client is None else source.unconfigured(settings)
+    if resource.is_configured(settings):
+        missing = source.unconfigured(settings)
+    else:
+        missing = (source.token_setting, source.token_hint)
     if missing is not None:
         setting, hint = missing
         context.log.warning(
@@ -177,6 +183,7 @@ def _materialize(
                 "dagster/row_count": zones[0].row_count(),
             }
         )
+    client = resource.client(settings)
     assert client is not None
     request = SyncRequest(
         entity,
