@@ -43,10 +43,10 @@ from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA
 from connectors.core.normalize import parse_timestamp
 
 __all__ = [
+    "BASE_URL_SETTING",
     "DEFAULT_API_VERSION",
     "ENTITIES",
     "MAX_PAGE_SIZE",
-    "STORE_URL_SETTING",
     "TOKEN_SETTING",
     "Page",
     "ShopifyClient",
@@ -57,7 +57,7 @@ __all__ = [
 
 SOURCE = "shopify"
 TOKEN_SETTING = "DRIPLINE_SHOPIFY_ACCESS_TOKEN"
-STORE_URL_SETTING = "DRIPLINE_SHOPIFY_STORE_URL"
+BASE_URL_SETTING = "DRIPLINE_SHOPIFY_BASE_URL"
 DEFAULT_API_VERSION = "2025-07"
 ENTITIES = ("customers", "orders")
 MAX_PAGE_SIZE = 250

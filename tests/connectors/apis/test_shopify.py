@@ -161,9 +161,7 @@ def test_orders_land_as_returned_without_contact_columns(store, client, tmp_path
     ("record", "expected"),
     [
         (
-            customer(
-                1, first_name="민수", last_name="김", email=" Minsu.Kim@Haneul.kr ", company="한울식품"
-            ),
+            customer(1, first_name="민수", last_name="김", email=" Minsu.Kim@Haneul.kr ", company="한울식품"),
             {
                 "full_name": "민수김",
                 "email": "minsu.kim@haneul.kr",
