@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, LoopbackServer, Reply, Request
 
 ENTITIES = ("contacts", "companies", "deals")
 MODIFIED = {
@@ -225,32 +222,18 @@ class _PostingServer(LoopbackServer):
         return Handler
 
 
-class FakeHubSpot:
+class FakeHubSpot(FakeApi):
     """In-memory contacts, companies and deals behind the CRM v3 list and search endpoints."""
 
+    fault_class = Fault
+    server_class = _PostingServer
+
     def __init__(self, token: str = "pat-na1-fake", *, search_cap: int = SEARCH_CAP) -> None:
+        super().__init__()
         self.token = token
         self.search_cap = search_cap
         self.store = _Store()
-        self.faults: list[Fault] = []
         self.stuck_after = False
-        self._lock = threading.Lock()
-        self.server = _PostingServer(self)
-
-    @classmethod
-    @contextmanager
-    def running(cls, token: str = "pat-na1-fake", *, search_cap: int = SEARCH_CAP) -> Iterator[FakeHubSpot]:
-        fake = cls(token, search_cap=search_cap)
-        with fake.server.running():
-            yield fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     @property
     def records(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -266,11 +249,6 @@ class FakeHubSpot:
         with self._lock:
             self.store.links.setdefault((entity, str(record_id), other), []).append(str(other_id))
             self.store.links.setdefault((other, str(other_id), entity), []).append(str(record_id))
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        """Queue a fault for the next ``times`` matching requests after letting ``skip`` of them through."""
-        with self._lock:
-            self.faults.append(Fault(kind, times=times, skip=skip, **options))
 
     def __call__(self, request: Request) -> Reply:
         parts = request.path.removeprefix("/crm/v3/objects/").split("/")
@@ -293,7 +271,7 @@ class FakeHubSpot:
                 ),
                 search=is_search,
             )
-        fault = self._take_fault(request.method)
+        fault = self.faults.take(lambda fault: fault.method in (None, request.method))
         if fault is not None and fault.kind == "rate_limit":
             body = {
                 "status": "error",
@@ -324,20 +302,6 @@ class FakeHubSpot:
         if fault is not None and fault.kind == "slow":
             reply.delay = fault.delay
         return reply
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self.faults):
-                if fault.method not in (None, method):
-                    continue
-                if fault.skip:
-                    fault.skip -= 1
-                    return None
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.pop(index)
-                return fault
-            return None
 
     def _list(self, entity: str, request: Request) -> Reply:
         query = request.query

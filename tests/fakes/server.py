@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -140,15 +140,65 @@ class FaultQueue:
         with self._lock:
             self.items.append(self.fault_class(kind, times=times, skip=skip, **options))
 
-    def take(self) -> Any:
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def clear(self) -> None:
         with self._lock:
-            if not self.items:
-                return None
-            head = self.items[0]
-            if head.skip:
-                head.skip -= 1
-                return None
-            head.times -= 1
-            if head.times <= 0:
-                self.items.pop(0)
-            return head
+            self.items.clear()
+
+    def take(self, applies: Callable[[Any], bool] = lambda _fault: True) -> Any:
+        """The first queued fault that ``applies`` to this request, once its ``skip`` is used up."""
+        with self._lock:
+            for index, fault in enumerate(self.items):
+                if not applies(fault):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.items.pop(index)
+                return fault
+            return None
+
+
+class FakeApi:
+    """Base of the API fakes: the fake is the app its loopback server answers with; ``requests`` is what
+    arrived, ``faults`` what it will answer instead (``inject``). A subclass names its ``fault_class``."""
+
+    fault_class: ClassVar[Callable[..., Any]]
+    server_class: ClassVar[type[LoopbackServer]] = LoopbackServer
+
+    def __init__(self, **server_options: Any) -> None:
+        self.faults = FaultQueue(self.fault_class)
+        self._lock = threading.Lock()
+        self.server = self.server_class(self, **server_options)
+
+    @classmethod
+    @contextmanager
+    def running(cls, *args: Any, **kwargs: Any) -> Iterator[Self]:
+        fake = cls(*args, **kwargs)
+        try:
+            with fake.server.running():
+                yield fake
+        finally:
+            fake.close()
+
+    def __call__(self, request: Request) -> Reply:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the fake holds beyond its server (nothing, unless a subclass says so)."""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
+        """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
+        self.faults.inject(kind, times=times, skip=skip, **options)

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.server import FaultQueue, LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, Reply, Request
 
 API_VERSION = "2025-07"
 ENTITIES = ("customers", "orders")
@@ -128,32 +125,17 @@ class Fault:
     retry_after: str | None = "1.0"
 
 
-class FakeShopify:
+class FakeShopify(FakeApi):
     """In-memory customers and orders of one store behind the REST list endpoints."""
 
+    fault_class = Fault
+
     def __init__(self, token: str = "shpat_fake", *, api_version: str = API_VERSION) -> None:
+        super().__init__()
         self.token = token
         self.api_version = api_version
         self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
-        self.faults = FaultQueue(Fault)
         self.stuck_link = False
-        self._lock = threading.Lock()
-        self.server = LoopbackServer(self)
-
-    @classmethod
-    @contextmanager
-    def running(cls, token: str = "shpat_fake", *, api_version: str = API_VERSION) -> Iterator[FakeShopify]:
-        fake = cls(token, api_version=api_version)
-        with fake.server.running():
-            yield fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def add(self, entity: str, *records: dict[str, Any]) -> None:
         with self._lock:
@@ -163,9 +145,6 @@ class FakeShopify:
     def delete(self, entity: str, record_id: int) -> None:
         with self._lock:
             del self.records[entity][record_id]
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        self.faults.inject(kind, times=times, skip=skip, **options)
 
     def __call__(self, request: Request) -> Reply:
         prefix = f"/admin/api/{self.api_version}/"
