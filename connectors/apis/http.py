@@ -14,10 +14,11 @@ never travels to another host.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+PageT = TypeVar("PageT")
 _ERROR_TEXT_LIMIT = 300
 
 
@@ -235,6 +237,12 @@ class ApiClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, token={self._token})"
 
+    def check_limit(self, name: str, value: int, maximum: int) -> int:
+        """``value`` when it is between 1 and the API's ``maximum``, else a ValueError naming ``name``."""
+        if not 1 <= value <= maximum:
+            raise ValueError(f"{name} must be between 1 and {maximum} ({self.service}'s limit), got {value}")
+        return value
+
     def __enter__(self) -> Self:
         return self
 
@@ -343,6 +351,40 @@ class ApiClient:
                 status=status,
             )
         return body, response.headers
+
+    def walk_cursor(
+        self,
+        read: Callable[[str | None, int], tuple[PageT, str | None, str]],
+        *,
+        url: str,
+        repeated: str,
+        first_number: int = 1,
+    ) -> Iterator[PageT]:
+        """Follow a cursor from page to page, yielding each page as soon as it is read.
+
+        ``read(cursor, number)`` requests one page (``cursor`` None for the first) and returns it, the cursor
+        of the next page (None on the last) and the page's name for messages. A cursor this walk has already
+        followed raises ``StuckCursorError`` instead of looping; ``repeated`` says what came back, with
+        ``{cursor}`` where the cursor goes (``"returned next_cursor {cursor}, which this walk has already
+        followed"``).
+        """
+        followed: set[str] = set()
+        cursor: str | None = None
+        for number in itertools.count(first_number):
+            page, next_cursor, where = read(cursor, number)
+            if next_cursor is not None:
+                if next_cursor == cursor or next_cursor in followed:
+                    raise StuckCursorError(
+                        f"{self.service} {where} {repeated.format(cursor=repr(next_cursor))}; stopping "
+                        "instead of looping.",
+                        url=url,
+                    )
+                followed.add(next_cursor)
+            self.stats.pages += 1
+            yield page
+            if next_cursor is None:
+                return
+            cursor = next_cursor
 
     def malformed(self, page: str, url: str, problem: str) -> MalformedResponseError:
         return MalformedResponseError(f"{self.service} {page} (GET {url}) {problem}", url=url)

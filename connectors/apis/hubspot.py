@@ -194,17 +194,11 @@ class HubSpotClient(ApiClient):
         page_size: int = MAX_PAGE_SIZE,
         search_page_size: int = MAX_SEARCH_PAGE_SIZE,
         search_result_cap: int = SEARCH_RESULT_CAP,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 5,
-        backoff_factor: float = 0.5,
-        backoff_jitter: float = 0.5,
-        max_retry_after: float = 120.0,
         token_setting: str = TOKEN_SETTING,
+        **retry_options: Any,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE} (HubSpot's limit), got {page_size}"
-            )
+        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
+        max_retry_after."""
         if not 1 <= search_page_size <= MAX_SEARCH_PAGE_SIZE:
             raise ValueError(
                 f"search_page_size must be between 1 and {MAX_SEARCH_PAGE_SIZE} (HubSpot's limit), "
@@ -221,15 +215,11 @@ class HubSpotClient(ApiClient):
             token_setting=token_setting,
             auth_header="Authorization",
             auth_scheme="Bearer",
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_factor=backoff_factor,
-            backoff_jitter=backoff_jitter,
-            max_retry_after=max_retry_after,
+            **retry_options,
             # Search is a POST that only reads: it gets the same bounded, measured retries as a GET.
             retry_methods=frozenset({"GET", "POST"}),
         )
-        self.page_size = page_size
+        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
         self.search_page_size = search_page_size
         self.search_result_cap = search_result_cap
 
@@ -310,29 +300,24 @@ class HubSpotClient(ApiClient):
         if associations:
             params["associations"] = ",".join(associations)
         described = " archived" if archived else ""
-        seen: set[str] = set()
-        after: str | None = None
-        while True:
-            number += 1
-            page = f"{entity}{described} page {number} " + (
+
+        def read(after: str | None, number: int) -> tuple[Page, str | None, str]:
+            where = f"{entity}{described} page {number} " + (
                 f"after {after!r}" if after is not None else "(first page)"
             )
             query = params if after is None else {**params, "after": after}
-            body = self.get_json(path, query, page=page)
-            records, next_after = self._read_results(body, page, "GET", path)
-            if next_after is not None:
-                if next_after == after or next_after in seen:
-                    raise StuckCursorError(
-                        f"HubSpot {page} returned paging.next.after {next_after!r}, which this walk has "
-                        f"already followed; stopping instead of looping.",
-                        url=self.base_url + path,
-                    )
-                seen.add(next_after)
-            self.stats.pages += 1
-            yield Page(entity, number, after, next_after, records, dict(walk), is_last=next_after is None)
-            if next_after is None:
-                return
-            after = next_after
+            records, next_after = self._read_results(
+                self.get_json(path, query, page=where), where, "GET", path
+            )
+            page = Page(entity, number, after, next_after, records, dict(walk), is_last=next_after is None)
+            return page, next_after, where
+
+        return self.walk_cursor(
+            read,
+            url=self.base_url + path,
+            repeated="returned paging.next.after {cursor}, which this walk has already followed",
+            first_number=number + 1,
+        )
 
     def _search(self, entity: str, properties: list[str], since: int) -> Iterator[Page]:
         """Walk search results from ``since`` in queries that each stay under the result cap."""

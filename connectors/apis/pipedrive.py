@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import SecretStr
 
-from connectors.apis.http import ApiClient, StuckCursorError
+from connectors.apis.http import ApiClient
 from connectors.apis.sync_engine import (
     Fetched,
     SyncAdapter,
@@ -104,30 +104,20 @@ class PipedriveClient(ApiClient):
         api_token: SecretStr,
         *,
         page_size: int = MAX_PAGE_SIZE,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 5,
-        backoff_factor: float = 0.5,
-        backoff_jitter: float = 0.5,
-        max_retry_after: float = 120.0,
         token_setting: str = TOKEN_SETTING,
+        **retry_options: Any,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE} (Pipedrive's limit), got {page_size}"
-            )
+        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
+        max_retry_after."""
         super().__init__(
             base_url,
             token=api_token,
             token_setting=token_setting,
             auth_header="x-api-token",
             auth_scheme=None,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_factor=backoff_factor,
-            backoff_jitter=backoff_jitter,
-            max_retry_after=max_retry_after,
+            **retry_options,
         )
-        self.page_size = page_size
+        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
 
     def iter_pages(
         self,
@@ -162,32 +152,22 @@ class PipedriveClient(ApiClient):
         path = f"/api/v2/{entity}"
         filters = {key: value for key, value in params.items() if key in ("updated_since", "status")}
         described = "".join(f" {key}={value}" for key, value in filters.items())
-        seen: set[str] = set()
-        cursor: str | None = None
-        number = 0
-        while True:
-            number += 1
+
+        def read(cursor: str | None, number: int) -> tuple[Page, str | None, str]:
             query: dict[str, Any] = {**params, "limit": self.page_size}
             if cursor is not None:
                 query["cursor"] = cursor
-            page = f"{entity}{described} page {number} " + (
+            where = f"{entity}{described} page {number} " + (
                 f"at cursor {cursor!r}" if cursor is not None else "(first page)"
             )
-            body = self.get_json(path, query, page=page)
-            records, next_cursor = self._read_envelope(body, page, path)
-            if next_cursor is not None:
-                if next_cursor == cursor or next_cursor in seen:
-                    raise StuckCursorError(
-                        f"Pipedrive {page} returned next_cursor {next_cursor!r}, which this walk has already "
-                        f"followed; stopping instead of looping.",
-                        url=self.base_url + path,
-                    )
-                seen.add(next_cursor)
-            self.stats.pages += 1
-            yield Page(entity, number, cursor, next_cursor, records, dict(filters))
-            if next_cursor is None:
-                return
-            cursor = next_cursor
+            records, next_cursor = self._read_envelope(self.get_json(path, query, page=where), where, path)
+            return Page(entity, number, cursor, next_cursor, records, dict(filters)), next_cursor, where
+
+        return self.walk_cursor(
+            read,
+            url=self.base_url + path,
+            repeated="returned next_cursor {cursor}, which this walk has already followed",
+        )
 
     def _read_envelope(
         self, body: dict[str, Any], page: str, path: str

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 from pydantic import SecretStr
 
-from connectors.apis.http import ApiClient, StuckCursorError
+from connectors.apis.http import ApiClient
 from connectors.apis.sync_engine import (
     Fetched,
     SyncAdapter,
@@ -100,10 +100,6 @@ class ShopifyClient(ApiClient):
     ) -> None:
         """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
         max_retry_after."""
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE} (Shopify's limit), got {page_size}"
-            )
         if not _API_VERSION.fullmatch(api_version):
             raise ValueError(f"Shopify API version must look like 2025-07, got {api_version!r}")
         super().__init__(
@@ -115,7 +111,7 @@ class ShopifyClient(ApiClient):
             **retry_options,
         )
         self.api_version = api_version
-        self.page_size = page_size
+        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
 
     def path(self, entity: str) -> str:
         return f"/admin/api/{self.api_version}/{entity}.json"
@@ -130,11 +126,8 @@ class ShopifyClient(ApiClient):
         if entity == "orders":
             first["status"] = "any"
         path = self.path(entity)
-        followed: set[str] = set()
-        page_info: str | None = None
-        number = 0
-        while True:
-            number += 1
+
+        def read(page_info: str | None, number: int) -> tuple[Page, str | None, str]:
             where = f"{entity} page {number} " + (
                 f"at page_info {page_info!r}" if page_info else "(first page)"
             )
@@ -144,17 +137,13 @@ class ShopifyClient(ApiClient):
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
                 raise self.malformed(where, self.base_url + path, f"has no list of {entity}")
             next_page_info = _next_page_info(headers.get("Link"))
-            if next_page_info is not None and (next_page_info == page_info or next_page_info in followed):
-                raise StuckCursorError(
-                    f"Shopify {where} links to a page already read (page_info {next_page_info!r}); "
-                    "stopping instead of looping.",
-                    url=self.base_url + path,
-                )
-            yield Page(entity, number, page_info, next_page_info, records)
-            if next_page_info is None:
-                return
-            followed.add(next_page_info)
-            page_info = next_page_info
+            return Page(entity, number, page_info, next_page_info, records), next_page_info, where
+
+        yield from self.walk_cursor(
+            read,
+            url=self.base_url + path,
+            repeated="links to page_info {cursor}, which this walk has already read",
+        )
 
 
 def _next_page_info(link: str | None) -> str | None:

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import SecretStr
 
-from connectors.apis.http import ApiClient, ApiError, AuthError, StuckCursorError
+from connectors.apis.http import ApiClient, ApiError, AuthError
 from connectors.apis.sync_engine import (
     JSON,
     Fetched,
@@ -134,17 +134,11 @@ class TypeformClient(ApiClient):
         *,
         page_size: int = MAX_PAGE_SIZE,
         request_interval: float = 0.5,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        max_retries: int = 5,
-        backoff_factor: float = 0.5,
-        backoff_jitter: float = 0.5,
-        max_retry_after: float = 120.0,
         token_setting: str = TOKEN_SETTING,
+        **retry_options: Any,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE} (Typeform's limit), got {page_size}"
-            )
+        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
+        max_retry_after."""
         if request_interval < 0:
             raise ValueError("request_interval must be 0 or more seconds")
         super().__init__(
@@ -153,13 +147,9 @@ class TypeformClient(ApiClient):
             token_setting=token_setting,
             auth_header="Authorization",
             auth_scheme="Bearer",
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_factor=backoff_factor,
-            backoff_jitter=backoff_jitter,
-            max_retry_after=max_retry_after,
+            **retry_options,
         )
-        self.page_size = page_size
+        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
         self.request_interval = request_interval
         self._last_request: float | None = None
 
@@ -199,33 +189,25 @@ class TypeformClient(ApiClient):
         if completed is not None:
             filters["completed"] = "true" if completed else "false"
         described = "".join(f" {key}={value}" for key, value in filters.items())
-        followed: set[str] = set()
-        before: str | None = None
-        number = 0
-        while True:
-            number += 1
+
+        def read(before: str | None, number: int) -> tuple[Page, str | None, str]:
             query: dict[str, Any] = {**filters, "page_size": self.page_size}
             if before is not None:
                 query["before"] = before
-            page = f"responses of form {form_id!r}{described} page {number} " + (
+            where = f"responses of form {form_id!r}{described} page {number} " + (
                 f"before token {before!r}" if before is not None else "(first page)"
             )
-            body = self._get(path, query, page=page, form_id=form_id)
-            items, total_items, page_count = self._read_page(body, page, path)
+            body = self._get(path, query, page=where, form_id=form_id)
+            items, total_items, page_count = self._read_page(body, where, path)
             next_before = _item_token(items[-1]) if len(items) >= self.page_size else None
-            if next_before is not None:
-                if next_before in followed:
-                    raise StuckCursorError(
-                        f"Typeform {page} ends with response {next_before!r}, which this walk has already "
-                        f"paged before; stopping instead of looping.",
-                        url=self.base_url + path,
-                    )
-                followed.add(next_before)
-            self.stats.pages += 1
-            yield Page(form_id, number, before, next_before, items, total_items, page_count, dict(filters))
-            if next_before is None:
-                return
-            before = next_before
+            page = Page(form_id, number, before, next_before, items, total_items, page_count, dict(filters))
+            return page, next_before, where
+
+        yield from self.walk_cursor(
+            read,
+            url=self.base_url + path,
+            repeated="ends with response {cursor}, which this walk has already paged before",
+        )
 
     def iter_records(
         self,
