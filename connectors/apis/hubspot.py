@@ -35,9 +35,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,14 @@ from connectors.apis.sync_engine import (
     Fetched,
     SyncAdapter,
     SyncReport,
+    api_zone,
     contact_table,
     latest_indices,
     row_number,
     run_sync,
     text_or_none,
 )
-from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from connectors.core.landing import LandingZone
 
 __all__ = [
     "DEFAULT_ASSOCIATIONS",
@@ -493,10 +494,7 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_ke
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one HubSpot object type; contacts carry the contact columns too."""
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown HubSpot object type {entity!r}")
-    schema = API_CONTACT_RECORD_SCHEMA if entity == "contacts" else API_RECORD_SCHEMA
-    return LandingZone(landing_dir, SOURCE, entity, schema)
+    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="contacts")
 
 
 def page_locator(page: Page) -> str:
@@ -569,20 +567,12 @@ class HubSpotSync(SyncAdapter[Page]):
 
 
 def sync_entity(
-    client: HubSpotClient,
-    zone: LandingZone,
-    *,
-    overlap: timedelta,
-    full_refresh: bool = False,
-    region: str = "KR",
-    local_tz: str = "Asia/Seoul",
-    on_page: Callable[[Page, int], None] | None = None,
+    client: HubSpotClient, zone: LandingZone, *, region: str = "KR", local_tz: str = "Asia/Seoul", **sync: Any
 ) -> SyncReport:
     """Land every record of ``zone.entity`` modified since the landed cursor (all of them, by a list walk,
-    on a full refresh or the first sync), then every archived record as deleted. ``on_page`` is called with
-    each page and the rows landed for it."""
-    adapter = HubSpotSync(client, zone, region=region, local_tz=local_tz)
-    return run_sync(adapter, overlap=overlap, full_refresh=full_refresh, on_page=on_page)
+    on a full refresh or the first sync), then every archived record as deleted. ``sync`` are
+    ``run_sync``'s options: ``overlap``, ``full_refresh`` and ``on_page``."""
+    return run_sync(HubSpotSync(client, zone, region=region, local_tz=local_tz), **sync)
 
 
 def _associations(record: Mapping[str, Any]) -> str:

@@ -21,9 +21,9 @@ with the engine's mass-deletion guard).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,14 @@ from connectors.apis.sync_engine import (
     Fetched,
     SyncAdapter,
     SyncReport,
+    api_zone,
     contact_table,
     latest_indices,
     row_number,
     run_sync,
     text_or_none,
 )
-from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
 __all__ = [
@@ -212,10 +213,7 @@ _PERSON_MAPPING = dict(enumerate(["record_id", "name", "email", "phone", "compan
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one Pipedrive entity; persons carry the contact columns too."""
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown Pipedrive entity {entity!r}")
-    schema = API_CONTACT_RECORD_SCHEMA if entity == "persons" else API_RECORD_SCHEMA
-    return LandingZone(landing_dir, SOURCE, entity, schema)
+    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="persons")
 
 
 class PipedriveSync(SyncAdapter[Page]):
@@ -279,29 +277,20 @@ def sync_entity(
     client: PipedriveClient,
     zone: LandingZone,
     *,
-    overlap: timedelta,
-    full_refresh: bool = False,
     region: str = "KR",
     local_tz: str = "Asia/Seoul",
     organizations: LandingZone | None = None,
-    on_page: Callable[[Page, int], None] | None = None,
-    allow_mass_deletion: bool = False,
+    **sync: Any,
 ) -> SyncReport:
     """Land every record of ``zone.entity`` updated since the landed cursor (all of them on a full refresh).
 
     ``organizations`` is the organizations zone a persons sync reads organization names from (a v2
-    person carries only ``org_id``). ``on_page`` is called with each page and the rows landed for it.
-    A full refresh of persons or organizations reconciles; ``allow_mass_deletion`` lets it tombstone more
-    than ``MASS_DELETION_SHARE`` of the live records (else ``MassDeletionError``, nothing tombstoned).
+    person carries only ``org_id``). ``sync`` are ``run_sync``'s options: ``overlap``, ``full_refresh``,
+    ``allow_mass_deletion`` (a full refresh of persons or organizations reconciles; past
+    ``MASS_DELETION_SHARE`` only with it, else ``MassDeletionError``, nothing tombstoned) and ``on_page``.
     """
     adapter = PipedriveSync(client, zone, organizations=organizations, region=region, local_tz=local_tz)
-    return run_sync(
-        adapter,
-        overlap=overlap,
-        full_refresh=full_refresh,
-        allow_mass_deletion=allow_mass_deletion,
-        on_page=on_page,
-    )
+    return run_sync(adapter, **sync)
 
 
 def person_contacts(

@@ -19,9 +19,9 @@ nothing). Orders reach purchases in dbt through their customer's id.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,12 +34,13 @@ from connectors.apis.sync_engine import (
     Fetched,
     SyncAdapter,
     SyncReport,
+    api_zone,
     contact_table,
     row_number,
     run_sync,
     text_or_none,
 )
-from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
 __all__ = [
@@ -157,10 +158,7 @@ def _next_page_info(link: str | None) -> str | None:
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one Shopify entity; customers carry the contact columns too."""
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown Shopify entity {entity!r}")
-    schema = API_CONTACT_RECORD_SCHEMA if entity == "customers" else API_RECORD_SCHEMA
-    return LandingZone(landing_dir, SOURCE, entity, schema)
+    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="customers")
 
 
 class ShopifySync(SyncAdapter[Page]):
@@ -198,26 +196,12 @@ class ShopifySync(SyncAdapter[Page]):
 
 
 def sync_entity(
-    client: ShopifyClient,
-    zone: LandingZone,
-    *,
-    overlap: timedelta,
-    full_refresh: bool = False,
-    region: str = "KR",
-    local_tz: str = "Asia/Seoul",
-    on_page: Callable[[Page, int], None] | None = None,
-    allow_mass_deletion: bool = False,
+    client: ShopifyClient, zone: LandingZone, *, region: str = "KR", local_tz: str = "Asia/Seoul", **sync: Any
 ) -> SyncReport:
     """Land every record of ``zone.entity`` updated since the landed cursor (all of them on a full refresh,
-    which then tombstones what the store no longer lists; ``allow_mass_deletion`` as in ``sync_engine``)."""
-    adapter = ShopifySync(client, zone, region=region, local_tz=local_tz)
-    return run_sync(
-        adapter,
-        overlap=overlap,
-        full_refresh=full_refresh,
-        allow_mass_deletion=allow_mass_deletion,
-        on_page=on_page,
-    )
+    which then tombstones what the store no longer lists). ``sync`` are ``run_sync``'s options:
+    ``overlap``, ``full_refresh``, ``allow_mass_deletion`` and ``on_page``."""
+    return run_sync(ShopifySync(client, zone, region=region, local_tz=local_tz), **sync)
 
 
 def customer_contacts(

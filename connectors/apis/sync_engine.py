@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pyarrow as pa
@@ -42,6 +43,7 @@ __all__ = [
     "MassDeletionError",
     "SyncAdapter",
     "SyncReport",
+    "api_zone",
     "check_mass_deletion",
     "contact_table",
     "latest_indices",
@@ -86,6 +88,17 @@ def text_or_none(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def api_zone(
+    landing_dir: Path, source: str, entity: str, *, entities: Sequence[str], contacts: str
+) -> LandingZone:
+    """The landing zone of one entity of an API source: ``landing/<source>/<entity>/``; the ``contacts``
+    entity carries the contact columns too."""
+    if entity not in entities:
+        raise ValueError(f"unknown {source} entity {entity!r}; expected one of {', '.join(entities)}")
+    schema = API_CONTACT_RECORD_SCHEMA if entity == contacts else API_RECORD_SCHEMA
+    return LandingZone(landing_dir, source, entity, schema)
 
 
 def contact_table(

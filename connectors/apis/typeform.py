@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -520,20 +520,18 @@ def sync_form(
     walks: LandingZone,
     form_id: str,
     *,
-    overlap: timedelta,
-    full_refresh: bool = False,
     region: str = "KR",
     local_tz: str = "Asia/Seoul",
     synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
-    on_page: Callable[[Page, int], None] | None = None,
-    allow_mass_deletion: bool = False,
+    **sync: Any,
 ) -> TypeformSyncReport:
     """Land every completed response of ``form_id`` submitted since the last complete walk (all of them on
-    a full refresh) up to now, then record the walk as complete. ``on_page`` is called with each page and
-    the rows landed for it. A full refresh tombstones the landed responses the form no longer lists, but
-    refuses (``MassDeletionError``, nothing tombstoned, the walk not recorded as complete) when they are
-    more than ``sync_engine.MASS_DELETION_SHARE`` of the live ones, unless ``allow_mass_deletion``."""
+    a full refresh) up to now, then record the walk as complete. ``sync`` are ``run_sync``'s options:
+    ``overlap``, ``full_refresh``, ``allow_mass_deletion`` and ``on_page``. A full refresh tombstones the
+    landed responses the form no longer lists, but refuses (``MassDeletionError``, nothing tombstoned, the
+    walk not recorded as complete) when they are more than ``sync_engine.MASS_DELETION_SHARE`` of the live
+    ones, unless ``allow_mass_deletion``."""
     # Typeform bounds are whole seconds; the marker records exactly the bound that was sent.
     until = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     adapter = TypeformSync(
@@ -546,13 +544,7 @@ def sync_form(
         local_tz=local_tz,
         synonyms=synonyms,
     )
-    report = run_sync(
-        adapter,
-        overlap=overlap,
-        full_refresh=full_refresh,
-        allow_mass_deletion=allow_mass_deletion,
-        on_page=on_page,
-    )
+    report = run_sync(adapter, **sync)
     assert isinstance(report, TypeformSyncReport)
     return report
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
 import dagster as dg
 from pydantic import SecretStr
@@ -36,32 +37,41 @@ _STATS = ("api_calls", "retries", "rate_limit_waits")
 
 class ApiResource(dg.ConfigurableResource):
     """A source's client, built at run time from settings: its token stays a ``SecretStr`` in
-    ``DriplineSettings`` and never enters run config, metadata or logs. Subclasses say which token and
-    how the client is built."""
+    ``DriplineSettings`` and never enters run config, metadata or logs. A subclass names its client class
+    and the settings fields of its token and base URL, and adds its client's options (page sizes) as
+    fields named like the client's arguments."""
 
     max_retries: int = 5
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
 
+    client_class: ClassVar[Callable[..., ApiClient]]
+    token_field: ClassVar[str]
+    base_url_field: ClassVar[str]
+
+    def client_options(self, settings: DriplineSettings) -> dict[str, Any]:
+        """The client's own arguments: the subclass's fields."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name not in _COMMON_FIELDS}
+
     def token(self, settings: DriplineSettings) -> SecretStr | None:
-        raise NotImplementedError
-
-    def build(self, settings: DriplineSettings, token: SecretStr) -> ApiClient:
-        raise NotImplementedError
-
-    def timeout(self) -> tuple[float, float]:
-        return (self.connect_timeout_seconds, self.read_timeout_seconds)
+        token = getattr(settings, self.token_field)
+        return token if token is not None and token.get_secret_value() else None
 
     def client(self, settings: DriplineSettings) -> ApiClient | None:
         """A client, or None when no token is configured."""
         token = self.token(settings)
-        if token is None or not token.get_secret_value():
+        if token is None:
             return None
-        return self.build(settings, token)
+        return self.client_class(
+            getattr(settings, self.base_url_field),
+            token,
+            max_retries=self.max_retries,
+            timeout=(self.connect_timeout_seconds, self.read_timeout_seconds),
+            **self.client_options(settings),
+        )
 
-    def is_configured(self, settings: DriplineSettings) -> bool:
-        token = self.token(settings)
-        return token is not None and bool(token.get_secret_value())
+
+_COMMON_FIELDS = frozenset(ApiResource.model_fields)
 
 
 class SyncConfig(dg.Config):
@@ -82,11 +92,25 @@ class SyncRequest:
     entity: str
     settings: DriplineSettings
     full_refresh: bool
-    allow_mass_deletion: bool
+    allow_mass_deletion: bool | None
 
     @property
-    def overlap(self) -> timedelta:
-        return timedelta(minutes=self.settings.sync_overlap_minutes)
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments every source's sync function takes (``allow_mass_deletion`` only where a
+        full refresh reconciles)."""
+        options: dict[str, Any] = {
+            "overlap": timedelta(minutes=self.settings.sync_overlap_minutes),
+            "full_refresh": self.full_refresh,
+            "region": self.settings.default_region,
+            "local_tz": self.settings.local_timezone,
+        }
+        if self.allow_mass_deletion is not None:
+            options["allow_mass_deletion"] = self.allow_mass_deletion
+        return options
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.settings.landing_dir
 
 
 @dataclass(frozen=True)
@@ -102,22 +126,35 @@ class SyncEntity:
 class ApiSource:
     """How the factory runs one source's syncs.
 
-    ``zones(landing_dir, entity)`` are the zones an asset writes (the first is the one it counts);
-    ``run(client, request)`` runs its syncs and returns their reports. ``unconfigured(settings)`` names a
-    further setting the sync needs, with what to set it to, when it is missing. ``parts`` is the metadata key
-    under which an asset that runs several syncs (Typeform, one per form) reports each of them.
+    ``zone(landing_dir, entity)`` is where an asset lands (and what it counts), ``extra_zones`` any other
+    zone it writes; ``run(client, request)`` runs its syncs and returns their reports (``one_sync`` for the
+    usual one sync per asset). ``unconfigured(settings)`` names a further setting the sync needs, with what
+    to set it to, when it is missing. ``parts`` is the metadata key under which an asset that runs several
+    syncs (Typeform, one per form) reports each of them.
     """
 
     name: str
     title: str
     token_setting: str
     token_hint: str
-    zones: Callable[[Path, str], list[LandingZone]]
+    zone: Callable[[Path, str], LandingZone]
     run: Callable[[ApiClient, SyncRequest], list[SyncReport]]
     reconciles: bool = False
+    extra_zones: Callable[[Path], list[LandingZone]] = lambda _landing_dir: []
     unconfigured: Callable[[DriplineSettings], tuple[str, str] | None] = lambda _settings: None
     resume_note: str = "the pages landed before the failure are kept and a re-run resumes from them"
     parts: str | None = None
+
+
+def one_sync(
+    sync: Callable[..., SyncReport], zone: Callable[[Path, str], LandingZone]
+) -> Callable[[ApiClient, SyncRequest], list[SyncReport]]:
+    """The run of an asset that syncs its entity once: ``sync(client, zone, **request.options)``."""
+
+    def run(client: ApiClient, request: SyncRequest) -> list[SyncReport]:
+        return [sync(client, zone(request.landing_dir, request.entity), **request.options)]
+
+    return run
 
 
 def api_sync_assets(source: ApiSource, entities: Sequence[SyncEntity]) -> list[dg.AssetsDefinition]:
@@ -162,14 +199,14 @@ def _materialize(
     allow_mass_deletion: bool,
 ) -> dg.MaterializeResult:
     settings = DriplineSettings()
-    zones = source.zones(settings.landing_dir, entity)
-    for zone in zones:
-        zone.prepare()  # dbt's source glob needs the schema file even when nothing was ever synced
+    zone = source.zone(settings.landing_dir, entity)
+    for written in (zone, *source.extra_zones(settings.landing_dir)):
+        written.prepare()  # dbt's source glob needs the schema file even when nothing was ever synced
     resource: ApiResource = getattr(context.resources, source.name)
-    if resource.is_configured(settings):
-        missing = source.unconfigured(settings)
+    if resource.token(settings) is None:
+        missing: tuple[str, str] | None = (source.token_setting, source.token_hint)
     else:
-        missing = (source.token_setting, source.token_hint)
+        missing = source.unconfigured(settings)
     if missing is not None:
         setting, hint = missing
         context.log.warning(
@@ -180,7 +217,7 @@ def _materialize(
             metadata={
                 "skipped": True,
                 "skipped_reason": f"{setting} is not set",
-                "dagster/row_count": zones[0].row_count(),
+                "dagster/row_count": zone.row_count(),
             }
         )
     client = resource.client(settings)
@@ -189,7 +226,7 @@ def _materialize(
         entity,
         settings,
         full_refresh=full_refresh or is_full_refresh_run(context),
-        allow_mass_deletion=allow_mass_deletion,
+        allow_mass_deletion=allow_mass_deletion if source.reconciles else None,
     )
     try:
         with client:
@@ -213,7 +250,7 @@ def _materialize(
             f"deleted); cursor {report.cursor_before} -> {report.cursor_after}"
         )
     return dg.MaterializeResult(
-        metadata={"skipped": False, "dagster/row_count": zones[0].row_count(), **_metadata(source, reports)}
+        metadata={"skipped": False, "dagster/row_count": zone.row_count(), **_metadata(source, reports)}
     )
 
 

@@ -1,7 +1,10 @@
-"""HubSpot syncs: contacts, companies and deals land page by page as immutable batches for dbt."""
+"""HubSpot syncs: contacts, companies and deals land page by page as immutable batches for dbt.
+
+A full refresh is a list walk, which also refreshes associations; deletions need no reconcile: every sync
+lists HubSpot's archived records.
+"""
 
 import dagster as dg
-from pydantic import SecretStr
 
 from connectors.apis.hubspot import (
     MAX_PAGE_SIZE,
@@ -11,43 +14,17 @@ from connectors.apis.hubspot import (
     landing_zone,
     sync_entity,
 )
-from connectors.apis.sync_engine import SyncReport
-from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, SyncRequest, api_sync_assets
-from orchestration.lib.settings import DriplineSettings
+from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets, one_sync
 
 
 class HubSpotResource(ApiResource):
     """The HubSpot CRM v3 client; the token is ``DRIPLINE_HUBSPOT_ACCESS_TOKEN``."""
 
+    client_class = HubSpotClient
+    token_field = "hubspot_access_token"
+    base_url_field = "hubspot_base_url"
     page_size: int = MAX_PAGE_SIZE
     search_page_size: int = MAX_SEARCH_PAGE_SIZE
-
-    def token(self, settings: DriplineSettings) -> SecretStr | None:
-        return settings.hubspot_access_token
-
-    def build(self, settings: DriplineSettings, token: SecretStr) -> HubSpotClient:
-        return HubSpotClient(
-            settings.hubspot_base_url,
-            token,
-            page_size=self.page_size,
-            search_page_size=self.search_page_size,
-            max_retries=self.max_retries,
-            timeout=self.timeout(),
-        )
-
-
-def _run(client: HubSpotClient, request: SyncRequest) -> list[SyncReport]:
-    # A full refresh is a list walk, which also refreshes associations; deletions need no reconcile: every
-    # sync lists HubSpot's archived records.
-    report = sync_entity(
-        client,
-        landing_zone(request.settings.landing_dir, request.entity),
-        overlap=request.overlap,
-        full_refresh=request.full_refresh,
-        region=request.settings.default_region,
-        local_tz=request.settings.local_timezone,
-    )
-    return [report]
 
 
 HUBSPOT = ApiSource(
@@ -55,8 +32,8 @@ HUBSPOT = ApiSource(
     title="HubSpot",
     token_setting=TOKEN_SETTING,
     token_hint="a HubSpot private-app access token",
-    zones=lambda landing_dir, entity: [landing_zone(landing_dir, entity)],
-    run=_run,
+    zone=landing_zone,
+    run=one_sync(sync_entity, landing_zone),
 )
 
 hubspot_contacts, hubspot_companies, hubspot_deals = api_sync_assets(

@@ -1,46 +1,28 @@
 """Pipedrive syncs: persons, organizations and deals land page by page as immutable batches for dbt."""
 
 import dagster as dg
-from pydantic import SecretStr
 
 from connectors.apis.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, landing_zone, sync_entity
 from connectors.apis.sync_engine import SyncReport
 from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, SyncRequest, api_sync_assets
-from orchestration.lib.settings import DriplineSettings
 
 
 class PipedriveResource(ApiResource):
     """The Pipedrive v2 client; the token is ``DRIPLINE_PIPEDRIVE_API_TOKEN``."""
 
+    client_class = PipedriveClient
+    token_field = "pipedrive_api_token"
+    base_url_field = "pipedrive_base_url"
     page_size: int = MAX_PAGE_SIZE
-
-    def token(self, settings: DriplineSettings) -> SecretStr | None:
-        return settings.pipedrive_api_token
-
-    def build(self, settings: DriplineSettings, token: SecretStr) -> PipedriveClient:
-        return PipedriveClient(
-            settings.pipedrive_base_url,
-            token,
-            page_size=self.page_size,
-            max_retries=self.max_retries,
-            timeout=self.timeout(),
-        )
 
 
 def _run(client: PipedriveClient, request: SyncRequest) -> list[SyncReport]:
-    landing_dir = request.settings.landing_dir
-    organizations = landing_zone(landing_dir, "organizations") if request.entity == "persons" else None
-    report = sync_entity(
-        client,
-        landing_zone(landing_dir, request.entity),
-        overlap=request.overlap,
-        full_refresh=request.full_refresh,
-        allow_mass_deletion=request.allow_mass_deletion,
-        region=request.settings.default_region,
-        local_tz=request.settings.local_timezone,
-        organizations=organizations,
+    # A v2 person carries only org_id: a persons sync reads organization names from what landed.
+    organizations = (
+        landing_zone(request.landing_dir, "organizations") if request.entity == "persons" else None
     )
-    return [report]
+    zone = landing_zone(request.landing_dir, request.entity)
+    return [sync_entity(client, zone, organizations=organizations, **request.options)]
 
 
 PIPEDRIVE = ApiSource(
@@ -48,7 +30,7 @@ PIPEDRIVE = ApiSource(
     title="Pipedrive",
     token_setting=TOKEN_SETTING,
     token_hint="a Pipedrive API token",
-    zones=lambda landing_dir, entity: [landing_zone(landing_dir, entity)],
+    zone=landing_zone,
     run=_run,
     reconciles=True,
 )

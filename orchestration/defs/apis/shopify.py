@@ -1,7 +1,8 @@
 """Shopify syncs: a store's customers and orders land page by page as immutable batches for dbt."""
 
+from typing import Any
+
 import dagster as dg
-from pydantic import SecretStr
 
 from connectors.apis.shopify import (
     BASE_URL_SETTING,
@@ -11,43 +12,22 @@ from connectors.apis.shopify import (
     landing_zone,
     sync_entity,
 )
-from connectors.apis.sync_engine import SyncReport
-from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, SyncRequest, api_sync_assets
+from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets, one_sync
 from orchestration.lib.settings import DriplineSettings
 
 
 class ShopifyResource(ApiResource):
     """The Shopify Admin REST client; the token is ``DRIPLINE_SHOPIFY_ACCESS_TOKEN``, the store
-    ``DRIPLINE_SHOPIFY_BASE_URL``."""
+    ``DRIPLINE_SHOPIFY_BASE_URL`` (asked for before a client is built) and the API version
+    ``DRIPLINE_SHOPIFY_API_VERSION``."""
 
+    client_class = ShopifyClient
+    token_field = "shopify_access_token"
+    base_url_field = "shopify_base_url"
     page_size: int = MAX_PAGE_SIZE
 
-    def token(self, settings: DriplineSettings) -> SecretStr | None:
-        return settings.shopify_access_token
-
-    def build(self, settings: DriplineSettings, token: SecretStr) -> ShopifyClient:
-        # The asset asks for the store URL before it builds a client (ApiSource.unconfigured).
-        return ShopifyClient(
-            settings.shopify_base_url or "",
-            token,
-            api_version=settings.shopify_api_version,
-            page_size=self.page_size,
-            max_retries=self.max_retries,
-            timeout=self.timeout(),
-        )
-
-
-def _run(client: ShopifyClient, request: SyncRequest) -> list[SyncReport]:
-    report = sync_entity(
-        client,
-        landing_zone(request.settings.landing_dir, request.entity),
-        overlap=request.overlap,
-        full_refresh=request.full_refresh,
-        allow_mass_deletion=request.allow_mass_deletion,
-        region=request.settings.default_region,
-        local_tz=request.settings.local_timezone,
-    )
-    return [report]
+    def client_options(self, settings: DriplineSettings) -> dict[str, Any]:
+        return {"page_size": self.page_size, "api_version": settings.shopify_api_version}
 
 
 def _unconfigured(settings: DriplineSettings) -> tuple[str, str] | None:
@@ -61,8 +41,8 @@ SHOPIFY = ApiSource(
     title="Shopify",
     token_setting=TOKEN_SETTING,
     token_hint="a Shopify Admin API access token",
-    zones=lambda landing_dir, entity: [landing_zone(landing_dir, entity)],
-    run=_run,
+    zone=landing_zone,
+    run=one_sync(sync_entity, landing_zone),
     reconciles=True,
     unconfigured=_unconfigured,
 )

@@ -1,7 +1,8 @@
 """Typeform sync: the responses of the configured forms land page by page as immutable batches for dbt."""
 
+from typing import Any
+
 import dagster as dg
-from pydantic import SecretStr
 
 from connectors.apis.sync_engine import SyncReport
 from connectors.apis.typeform import (
@@ -20,40 +21,22 @@ from orchestration.lib.settings import DriplineSettings
 class TypeformResource(ApiResource):
     """The Typeform client; the token is ``DRIPLINE_TYPEFORM_TOKEN``."""
 
+    client_class = TypeformClient
+    token_field = "typeform_token"
+    base_url_field = "typeform_base_url"
     page_size: int = MAX_PAGE_SIZE
     request_interval_seconds: float = 0.5
 
-    def token(self, settings: DriplineSettings) -> SecretStr | None:
-        return settings.typeform_token
-
-    def build(self, settings: DriplineSettings, token: SecretStr) -> TypeformClient:
-        return TypeformClient(
-            settings.typeform_base_url,
-            token,
-            page_size=self.page_size,
-            request_interval=self.request_interval_seconds,
-            max_retries=self.max_retries,
-            timeout=self.timeout(),
-        )
+    def client_options(self, settings: DriplineSettings) -> dict[str, Any]:
+        return {"page_size": self.page_size, "request_interval": self.request_interval_seconds}
 
 
 def _run(client: TypeformClient, request: SyncRequest) -> list[SyncReport]:
-    settings = request.settings
-    responses, walks = responses_zone(settings.landing_dir), walks_zone(settings.landing_dir)
+    responses, walks = responses_zone(request.landing_dir), walks_zone(request.landing_dir)
+    synonyms = request.settings.header_synonyms
     return [
-        sync_form(
-            client,
-            responses,
-            walks,
-            form_id,
-            overlap=request.overlap,
-            full_refresh=request.full_refresh,
-            allow_mass_deletion=request.allow_mass_deletion,
-            region=settings.default_region,
-            local_tz=settings.local_timezone,
-            synonyms=settings.header_synonyms,
-        )
-        for form_id in settings.typeform_form_ids
+        sync_form(client, responses, walks, form_id, synonyms=synonyms, **request.options)
+        for form_id in request.settings.typeform_form_ids
     ]
 
 
@@ -68,7 +51,8 @@ TYPEFORM = ApiSource(
     title="Typeform",
     token_setting=TOKEN_SETTING,
     token_hint="a Typeform personal token",
-    zones=lambda landing_dir, _entity: [responses_zone(landing_dir), walks_zone(landing_dir)],
+    zone=lambda landing_dir, _entity: responses_zone(landing_dir),
+    extra_zones=lambda landing_dir: [walks_zone(landing_dir)],
     run=_run,
     reconciles=True,
     unconfigured=_unconfigured,
