@@ -25,9 +25,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes.server import FakeApi, LoopbackServer, Reply, Request
 
@@ -168,18 +166,6 @@ def deal(
 
 
 @dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    method: str | None = None
-    status: int = 500
-    retry_after: int | None = 1
-    body: bytes | None = None
-    delay: float = 1.0
-
-
-@dataclass
 class _Store:
     records: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {entity: {} for entity in ENTITIES}
@@ -188,44 +174,14 @@ class _Store:
 
 
 class _PostingServer(LoopbackServer):
-    """``LoopbackServer`` that also takes POSTs, handing the app a ``PostRequest`` with the raw body."""
+    """``LoopbackServer`` handing the app a ``PostRequest`` for a POST (a search)."""
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-        base = super()._handler_class()
-
-        class Handler(base):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:
-                parts = urlsplit(self.path)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = PostRequest(
-                    method="POST",
-                    path=parts.path,
-                    query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    body=raw,
-                )
-                with server._lock:
-                    server.requests.append(request)
-                reply = server.app(request)
-                payload = reply.payload()
-                try:
-                    self.send_response(reply.status)
-                    for name, value in {"Content-Type": "application/json", **reply.headers}.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-        return Handler
+    post_request_class = PostRequest
 
 
 class FakeHubSpot(FakeApi):
     """In-memory contacts, companies and deals behind the CRM v3 list and search endpoints."""
 
-    fault_class = Fault
     server_class = _PostingServer
 
     def __init__(self, token: str = "pat-na1-fake", *, search_cap: int = SEARCH_CAP) -> None:

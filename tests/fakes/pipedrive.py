@@ -15,7 +15,6 @@ whose cursor still moves on). ``stuck_cursor = True`` makes every cursor page ha
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,21 +130,8 @@ def deal(
     }
 
 
-@dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    retry_after: int | None = 1
-    delay: float = 1.0
-    body: bytes | None = None
-
-
 class FakePipedrive(FakeApi):
     """In-memory persons, organizations and deals behind the v2 list endpoints."""
-
-    fault_class = Fault
 
     def __init__(self, token: str = "fake-pipedrive-token") -> None:
         super().__init__()

@@ -52,9 +52,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
-from tests.fakes.server import FakeApi, Reply, Request
+from tests.fakes.server import FakeApi, Fault, Reply, Request
 
 MAIL_SEND_PATH = "/v3/mail/send"
 MAIL_SEND_SCOPE = "mail.send"
@@ -87,17 +87,6 @@ def error_body(*errors: tuple[str | None, str]) -> dict[str, Any]:
 def message_id() -> str:
     """An ``X-Message-Id``: 22 characters of base64url, unique per accepted request."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-
-
-@dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    delay: float = 1.0
-    reset_in: float = 1.0
-    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +129,7 @@ class AcceptedMessage:
 class FakeSendGrid(FakeApi):
     """In-memory SendGrid mail/send: keys, invalid addresses, queued faults and what was accepted."""
 
-    fault_class = Fault
+    fault_defaults: ClassVar[dict[str, Any]] = {"retry_after": None}
 
     def __init__(
         self,

@@ -46,7 +46,10 @@ class LoopbackServer:
     """Serve ``app`` on a loopback port (ephemeral by default); ``requests`` lists what arrived, in order.
 
     ``record_requests=False`` keeps nothing (a long-running fake in its own process, fed by a benchmark).
+    A POST arrives as a ``post_request_class`` (a subclass of ``Request`` a fake can tell apart).
     """
+
+    post_request_class: type[Request] = Request
 
     def __init__(self, app: App, *, port: int = 0, record_requests: bool = True) -> None:
         self.app = app
@@ -96,7 +99,7 @@ class LoopbackServer:
 
             def _serve(self, method: str, body: bytes) -> None:
                 parts = urlsplit(self.path)
-                request = Request(
+                request = (server.post_request_class if method == "POST" else Request)(
                     method=method,
                     path=parts.path,
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
@@ -127,18 +130,35 @@ class LoopbackServer:
         return Handler
 
 
+@dataclass
+class Fault:
+    """One queued fault: ``kind`` says what the fake answers instead of its answer, the rest tune it (a
+    status, a ``Retry-After``, a delay, a body, the method it hits). A fake's own defaults come from its
+    ``fault_defaults``."""
+
+    kind: str
+    times: int = 1
+    skip: int = 0
+    status: int = 500
+    retry_after: int | str | None = 1
+    delay: float = 1.0
+    body: bytes | None = None
+    method: str | None = None
+    reset_in: float = 1.0
+
+
 class FaultQueue:
     """Faults a fake serves instead of its answer: ``inject`` queues one for the next ``times`` matching
     requests after letting ``skip`` through; ``take`` hands the fault for this request, if any."""
 
-    def __init__(self, fault_class: Callable[..., Any]) -> None:
-        self.fault_class = fault_class
-        self.items: list[Any] = []
+    def __init__(self, **defaults: Any) -> None:
+        self.defaults = defaults
+        self.items: list[Fault] = []
         self._lock = threading.Lock()
 
     def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
         with self._lock:
-            self.items.append(self.fault_class(kind, times=times, skip=skip, **options))
+            self.items.append(Fault(kind, times=times, skip=skip, **{**self.defaults, **options}))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -147,7 +167,7 @@ class FaultQueue:
         with self._lock:
             self.items.clear()
 
-    def take(self, applies: Callable[[Any], bool] = lambda _fault: True) -> Any:
+    def take(self, applies: Callable[[Fault], bool] = lambda _fault: True) -> Fault | None:
         """The first queued fault that ``applies`` to this request, once its ``skip`` is used up."""
         with self._lock:
             for index, fault in enumerate(self.items):
@@ -165,13 +185,13 @@ class FaultQueue:
 
 class FakeApi:
     """Base of the API fakes: the fake is the app its loopback server answers with; ``requests`` is what
-    arrived, ``faults`` what it will answer instead (``inject``). A subclass names its ``fault_class``."""
+    arrived, ``faults`` what it will answer instead (``inject``)."""
 
-    fault_class: ClassVar[Callable[..., Any]]
+    fault_defaults: ClassVar[dict[str, Any]] = {}
     server_class: ClassVar[type[LoopbackServer]] = LoopbackServer
 
     def __init__(self, **server_options: Any) -> None:
-        self.faults = FaultQueue(self.fault_class)
+        self.faults = FaultQueue(**self.fault_defaults)
         self._lock = threading.Lock()
         self.server = self.server_class(self, **server_options)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from tests.fakes.server import FakeApi, Reply, Request
@@ -38,97 +37,70 @@ def shopify_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def customer(
-    customer_id: int,
-    *,
-    updated: datetime | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    company: str | None = None,
-    consent: str = "subscribed",
-) -> dict[str, Any]:
-    updated = updated or EPOCH + timedelta(minutes=customer_id)
-    email = email or f"customer{customer_id}@haneul-shop.kr"
-    address = {
-        "id": customer_id * 10,
-        "customer_id": customer_id,
-        "company": company,
-        "phone": None,
-        "country_code": "KR",
-        "default": True,
-    }
-    return {
+def customer(customer_id: int, *, updated: datetime | None = None, **fields: Any) -> dict[str, Any]:
+    """A customer as the REST API returns it; ``fields`` override any top-level field, and ``company``
+    and ``consent`` (``email_marketing_consent.state``) fill the nested ones."""
+    company = fields.pop("company", None)
+    consent = fields.pop("consent", "subscribed")
+    address = {"id": customer_id * 10, "customer_id": customer_id, "company": company, "phone": None}
+    record = {
         "id": customer_id,
-        "email": email,
+        "email": f"customer{customer_id}@haneul-shop.kr",
         "created_at": shopify_time(EPOCH),
-        "updated_at": shopify_time(updated),
-        "first_name": first_name if first_name is not None else "Customer",
-        "last_name": last_name if last_name is not None else str(customer_id),
+        "updated_at": shopify_time(updated or EPOCH + timedelta(minutes=customer_id)),
+        "first_name": "Customer",
+        "last_name": str(customer_id),
         "orders_count": 0,
         "state": "enabled",
         "total_spent": "0.00",
         "verified_email": True,
         "tags": "",
         "currency": "KRW",
-        "phone": phone,
+        "phone": None,
         "email_marketing_consent": {
             "state": consent,
             "opt_in_level": "single_opt_in",
             "consent_updated_at": None,
         },
-        "default_address": address,
+        "default_address": {**address, "country_code": "KR", "default": True},
         "addresses": [address],
     }
+    return record | fields
 
 
 def order(
-    order_id: int,
-    *,
-    customer_id: int | None,
-    updated: datetime | None = None,
-    total_price: str = "10000.00",
-    currency: str = "KRW",
-    financial_status: str = "paid",
-    cancelled: bool = False,
-    closed: bool = False,
+    order_id: int, *, customer_id: int | None, updated: datetime | None = None, **fields: Any
 ) -> dict[str, Any]:
-    updated = updated or EPOCH + timedelta(minutes=order_id)
-    return {
+    """An order as the REST API returns it; ``fields`` override any top-level field, and ``cancelled``
+    or ``closed`` stamp ``cancelled_at`` or ``closed_at`` with the update time."""
+    at = shopify_time(updated or EPOCH + timedelta(minutes=order_id))
+    cancelled, closed = fields.pop("cancelled", False), fields.pop("closed", False)
+    total = fields.get("total_price", "10000.00")
+    buyer = {"id": customer_id, "email": f"customer{customer_id}@haneul-shop.kr"} if customer_id else None
+    record = {
         "id": order_id,
         "name": f"#{1000 + order_id}",
-        "email": f"customer{customer_id}@haneul-shop.kr" if customer_id else None,
+        "email": buyer["email"] if buyer else None,
         "created_at": shopify_time(EPOCH),
-        "updated_at": shopify_time(updated),
+        "updated_at": at,
         "processed_at": shopify_time(EPOCH + timedelta(hours=1)),
-        "cancelled_at": shopify_time(updated) if cancelled else None,
-        "closed_at": shopify_time(updated) if closed else None,
-        "financial_status": financial_status,
+        "cancelled_at": at if cancelled else None,
+        "closed_at": at if closed else None,
+        "financial_status": "paid",
         "fulfillment_status": None,
-        "currency": currency,
-        "total_price": total_price,
+        "currency": "KRW",
+        "total_price": total,
         "test": False,
-        "customer": {"id": customer_id, "email": f"customer{customer_id}@haneul-shop.kr"}
-        if customer_id
-        else None,
-        "line_items": [{"id": order_id * 10, "title": "Gift set", "quantity": 1, "price": total_price}],
+        "customer": buyer,
+        "line_items": [{"id": order_id * 10, "title": "Gift set", "quantity": 1, "price": total}],
     }
-
-
-@dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    retry_after: str | None = "1.0"
+    return record | fields
 
 
 class FakeShopify(FakeApi):
     """In-memory customers and orders of one store behind the REST list endpoints."""
 
-    fault_class = Fault
+    fault_defaults: ClassVar[dict[str, Any]] = {"retry_after": "1.0"}
 
     def __init__(self, token: str = "shpat_fake", *, api_version: str = API_VERSION) -> None:
         super().__init__()

@@ -125,17 +125,6 @@ def response(
 
 
 @dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    retry_after: int | None = 1
-    delay: float = 1.0
-    body: bytes | None = None
-
-
-@dataclass
 class _Stored:
     serial: int
     item: dict[str, Any]
@@ -151,8 +140,6 @@ class _Stored:
 
 class FakeTypeform(FakeApi):
     """In-memory forms and responses behind the Typeform endpoints."""
-
-    fault_class = Fault
 
     def __init__(self, token: str = "fake-typeform-token") -> None:
         super().__init__()
