@@ -4,7 +4,6 @@ cursor, archived records as deletions, associations only from list walks, and no
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pyarrow.parquet as pq
@@ -14,30 +13,21 @@ from pydantic import SecretStr
 from connectors.apis.http import MalformedResponseError
 from connectors.apis.hubspot import HubSpotClient, contact_columns, landing_zone, sync_entity
 from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA
+from tests.connectors.apis.harness import client_fixture, fake_fixture, landed_rows
 from tests.fakes.hubspot import EPOCH, FakeHubSpot, PostRequest, contact, deal, millis
 
 TOKEN = "pat-na1-sync-0123"
 OVERLAP = timedelta(minutes=5)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot.running(token=TOKEN) as running:
-        yield running
+fake = fake_fixture(FakeHubSpot, token=TOKEN)
 
 
-@pytest.fixture
-def client(fake) -> Iterator[HubSpotClient]:
-    options = {"page_size": 3, "search_page_size": 3, "backoff_factor": 0.01, "max_retries": 1}
-    with HubSpotClient(fake.url, SecretStr(TOKEN), **options) as hubspot:
-        yield hubspot
+CLIENT_OPTIONS = {"page_size": 3, "search_page_size": 3, "backoff_factor": 0.01, "max_retries": 1}
+client = client_fixture(lambda fake: HubSpotClient(fake.url, SecretStr(TOKEN), **CLIENT_OPTIONS))
 
 
-def landed(zone) -> list[dict]:
-    rows = []
-    for batch_id in zone.batch_ids():
-        rows += pq.read_table(zone.batch_path(batch_id)).to_pylist()
-    return rows
+landed = landed_rows
 
 
 def test_each_page_lands_as_its_own_batch_with_the_api_columns(fake, client, tmp_path):

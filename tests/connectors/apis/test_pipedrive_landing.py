@@ -3,7 +3,6 @@ counts, deletions and the normalised contact columns of persons."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -15,33 +14,26 @@ from connectors.apis.http import MalformedResponseError
 from connectors.apis.pipedrive import PipedriveClient, landing_zone, person_contacts, sync_entity
 from connectors.apis.sync_engine import MassDeletionError, latest_indices
 from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+from tests.connectors.apis.harness import client_fixture, fake_fixture, landed_rows
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
 
 TOKEN = "pd-sync-token-0123"
 OVERLAP = timedelta(minutes=5)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakePipedrive]:
-    with FakePipedrive.running(token=TOKEN) as running:
-        yield running
+fake = fake_fixture(FakePipedrive, token=TOKEN)
 
 
-@pytest.fixture
-def client(fake) -> Iterator[PipedriveClient]:
-    with PipedriveClient(fake.url, SecretStr(TOKEN), page_size=3, backoff_factor=0.01) as pipedrive:
-        yield pipedrive
+client = client_fixture(
+    lambda fake: PipedriveClient(fake.url, SecretStr(TOKEN), page_size=3, backoff_factor=0.01)
+)
 
 
 def people(*ids: int, **values) -> list[dict]:
     return [person(i, email=f"p{i}@haneul.kr", **values) for i in ids]
 
 
-def landed(zone) -> list[dict]:
-    rows = []
-    for batch_id in zone.batch_ids():
-        rows += pq.read_table(zone.batch_path(batch_id)).to_pylist()
-    return rows
+landed = landed_rows
 
 
 def test_each_page_lands_as_its_own_batch_with_the_api_columns(fake, client, tmp_path):

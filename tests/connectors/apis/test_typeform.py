@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -22,17 +21,14 @@ from connectors.apis.typeform import (
     form_fields,
     typeform_time,
 )
+from tests.connectors.apis.harness import client_fixture, fake_fixture, first_page_error, pages_until_error
 from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, group, question, response
 
 TOKEN = "tfp_8Hq2XbN4kW7mZr3VtY6pLd9sFc1Jg5"
 FORM_ID = "Kx7Pq2Lm"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeTypeform]:
-    with FakeTypeform.running(token=TOKEN) as running:
-        running.add_form(signup_form())
-        yield running
+fake = fake_fixture(FakeTypeform, token=TOKEN, prepare=lambda running: running.add_form(signup_form()))
 
 
 def make_client(fake: FakeTypeform, token: str = TOKEN, **options) -> TypeformClient:
@@ -41,10 +37,7 @@ def make_client(fake: FakeTypeform, token: str = TOKEN, **options) -> TypeformCl
     return TypeformClient(fake.url, SecretStr(token), **options)
 
 
-@pytest.fixture
-def client(fake: FakeTypeform) -> Iterator[TypeformClient]:
-    with make_client(fake) as typeform:
-        yield typeform
+client = client_fixture(make_client)
 
 
 def signup_form() -> dict:
@@ -416,14 +409,9 @@ def test_a_form_id_that_cannot_be_one_is_refused_before_any_call(fake, client, f
 def test_a_malformed_page_names_its_token_after_the_good_pages(fake, client):
     fake.add_responses(FORM_ID, *numbered(7))
     fake.inject("malformed", skip=1)
-    landed = []
-
-    with pytest.raises(MalformedResponseError) as raised:
-        for page in client.iter_pages(FORM_ID):
-            landed.append(page)
+    landed, message = pages_until_error(client.iter_pages(FORM_ID), MalformedResponseError)
 
     assert [page.number for page in landed] == [1]
-    message = str(raised.value)
     assert "not valid JSON" in message
     assert f"responses of form {FORM_ID!r} completed=true page 2 before token 'r005'" in message
 
@@ -442,10 +430,9 @@ def test_a_malformed_page_names_its_token_after_the_good_pages(fake, client):
 def test_an_unexpected_page_shape_is_malformed(fake, client, body, problem):
     fake.inject("malformed", body=body)
 
-    with pytest.raises(MalformedResponseError, match=re.escape(problem)) as raised:
-        list(client.iter_pages(FORM_ID))
+    message = first_page_error(client.iter_pages(FORM_ID), MalformedResponseError, problem)
 
-    assert "page 1 (first page)" in str(raised.value)
+    assert "page 1 (first page)" in message
 
 
 def test_a_token_that_does_not_advance_stops_with_an_error(fake, client):

@@ -4,10 +4,8 @@ complete walks only, the contact columns found among refs and titles, and delete
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
@@ -22,6 +20,7 @@ from connectors.apis.typeform import (
     walks_zone,
 )
 from connectors.core.landing import API_CONTACT_RECORD_SCHEMA
+from tests.connectors.apis.harness import client_fixture, fake_fixture, landed_rows
 from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, group, question, response
 
 TOKEN = "tfp_landing_token_5Jg1Fc9sLd"
@@ -61,26 +60,17 @@ def signup(n: int, *, minutes: int | None = None, email: str | None = None) -> d
     )
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeTypeform]:
-    with FakeTypeform.running(token=TOKEN) as running:
-        running.add_form(signup_form())
-        yield running
+fake = fake_fixture(FakeTypeform, token=TOKEN, prepare=lambda running: running.add_form(signup_form()))
 
 
-@pytest.fixture
-def client(fake) -> Iterator[TypeformClient]:
-    with TypeformClient(
+client = client_fixture(
+    lambda fake: TypeformClient(
         fake.url, SecretStr(TOKEN), page_size=3, request_interval=0.0, backoff_factor=0.01, max_retries=0
-    ) as typeform:
-        yield typeform
+    )
+)
 
 
-def landed(zone) -> list[dict]:
-    rows = []
-    for batch_id in zone.batch_ids():
-        rows += pq.read_table(zone.batch_path(batch_id)).to_pylist()
-    return rows
+landed = landed_rows
 
 
 def sync(client, tmp_path, **options):
