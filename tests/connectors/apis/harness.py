@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.apis.http import ApiClient
+from connectors.apis.http import ApiClient, MalformedResponseError
 from connectors.core.landing import LandingZone
 from tests.fakes.server import FakeApi
 
@@ -56,6 +56,22 @@ def first_page_error(pages: Iterable[Any], error: type[Exception], problem: str)
     with pytest.raises(error, match=re.escape(problem)) as raised:
         list(pages)
     return str(raised.value)
+
+
+def malformed_body_error(fake: FakeApi, pages: Iterable[Any], body: bytes, problem: str) -> str:
+    """The message of the ``MalformedResponseError`` a walk raises, with ``problem`` in it, when the fake
+    answers its first page with ``body``."""
+    fake.inject("malformed", body=body)
+    return first_page_error(pages, MalformedResponseError, problem)
+
+
+def malformed_second_page(pages: Iterable[PageT]) -> tuple[PageT, str]:
+    """A walk whose second page is cut off: it must have yielded exactly the first page, then failed with
+    "not valid JSON"; the first page and the message."""
+    landed, message = pages_until_error(pages, MalformedResponseError)
+    assert [page.number for page in landed] == [1]  # type: ignore[attr-defined]
+    assert "not valid JSON" in message
+    return landed[0], message
 
 
 def landed_rows(zone: LandingZone) -> list[dict]:
