@@ -182,15 +182,20 @@ class ApiClient:
     """
 
     service: ClassVar[str] = "API"
+    # How the token travels: the header, and the scheme before the token (None: the token alone).
+    auth_header: ClassVar[str] = "Authorization"
+    auth_scheme: ClassVar[str | None] = "Bearer"
+    # The setting a subclass's token comes from, and the most records a page may hold (None: no paging).
+    default_token_setting: ClassVar[str] = "the token setting"
+    max_page_size: ClassVar[int | None] = None
 
     def __init__(
         self,
         base_url: str,
-        *,
         token: SecretStr,
-        token_setting: str,
-        auth_header: str = "Authorization",
-        auth_scheme: str | None = "Bearer",
+        *,
+        token_setting: str | None = None,
+        page_size: int | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
         max_retries: int = 5,
         backoff_factor: float = 0.5,
@@ -198,7 +203,9 @@ class ApiClient:
         max_retry_after: float = 120.0,
         retry_methods: frozenset[str] = frozenset({"GET"}),
     ) -> None:
-        """``retry_methods``: the methods that only read, so are safe to retry (HubSpot reads by POST)."""
+        """``retry_methods``: the methods that only read, so are safe to retry (HubSpot reads by POST).
+        ``page_size`` defaults to ``max_page_size`` and may not exceed it."""
+        token_setting = token_setting or self.default_token_setting
         self.base_url = _check_base_url(base_url)
         if isinstance(token, str):
             token = SecretStr(token)
@@ -227,12 +234,15 @@ class ApiClient:
             max_retry_after=max_retry_after,
         )
         self._session = requests.Session()
-        self._session.auth = _TokenAuth(auth_header, auth_scheme, token)
+        self._session.auth = _TokenAuth(self.auth_header, self.auth_scheme, token)
         self._session.headers.update({"Accept": "application/json", "User-Agent": "dripline"})
         self._retry = retry
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        if self.max_page_size is not None:
+            size = self.max_page_size if page_size is None else page_size
+            self.page_size = self.check_limit("page_size", size, self.max_page_size)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, token={self._token})"

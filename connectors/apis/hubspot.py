@@ -45,22 +45,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import SecretStr
 
+from connectors.apis import sync_engine
 from connectors.apis.http import (
     ApiClient,
     MalformedResponseError,
     StuckCursorError,
 )
-from connectors.apis.sync_engine import (
-    Fetched,
-    SyncAdapter,
-    SyncReport,
-    api_zone,
-    contact_table,
-    latest_indices,
-    row_number,
-    run_sync,
-    text_or_none,
-)
+from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 
 __all__ = [
@@ -186,20 +177,19 @@ class HubSpotClient(ApiClient):
     """
 
     service = "HubSpot"
+    default_token_setting = TOKEN_SETTING
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
         base_url: str,
         access_token: SecretStr,
         *,
-        page_size: int = MAX_PAGE_SIZE,
         search_page_size: int = MAX_SEARCH_PAGE_SIZE,
         search_result_cap: int = SEARCH_RESULT_CAP,
-        token_setting: str = TOKEN_SETTING,
-        **retry_options: Any,
+        **options: Any,
     ) -> None:
-        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
-        max_retry_after."""
+        """``options`` are ``ApiClient``'s (page_size, timeout, retries)."""
         if not 1 <= search_page_size <= MAX_SEARCH_PAGE_SIZE:
             raise ValueError(
                 f"search_page_size must be between 1 and {MAX_SEARCH_PAGE_SIZE} (HubSpot's limit), "
@@ -210,17 +200,8 @@ class HubSpotClient(ApiClient):
                 f"search_result_cap must be between search_page_size and {SEARCH_RESULT_CAP}, "
                 f"got {search_result_cap}"
             )
-        super().__init__(
-            base_url,
-            token=access_token,
-            token_setting=token_setting,
-            auth_header="Authorization",
-            auth_scheme="Bearer",
-            **retry_options,
-            # Search is a POST that only reads: it gets the same bounded, measured retries as a GET.
-            retry_methods=frozenset({"GET", "POST"}),
-        )
-        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
+        # Search is a POST that only reads: it gets the same bounded, measured retries as a GET.
+        super().__init__(base_url, access_token, retry_methods=frozenset({"GET", "POST"}), **options)
         self.search_page_size = search_page_size
         self.search_result_cap = search_result_cap
 
@@ -494,7 +475,7 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_ke
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one HubSpot object type; contacts carry the contact columns too."""
-    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="contacts")
+    return sync_engine.api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="contacts")
 
 
 def page_locator(page: Page) -> str:
@@ -572,7 +553,7 @@ def sync_entity(
     """Land every record of ``zone.entity`` modified since the landed cursor (all of them, by a list walk,
     on a full refresh or the first sync), then every archived record as deleted. ``sync`` are
     ``run_sync``'s options: ``overlap``, ``full_refresh`` and ``on_page``."""
-    return run_sync(HubSpotSync(client, zone, region=region, local_tz=local_tz), **sync)
+    return sync_engine.run_sync(HubSpotSync(client, zone, region=region, local_tz=local_tz), **sync)
 
 
 def _associations(record: Mapping[str, Any]) -> str:
@@ -607,8 +588,8 @@ def contact_columns(
             text_or_none(properties.get("lastmodifieddate")),
             text_or_none(properties.get("date_of_birth")),
         ]
-        rows.append((row_number(contact["id"], position), texts, None))
-    return contact_table(
+        rows.append((sync_engine.row_number(contact["id"], position), texts, None))
+    return sync_engine.contact_table(
         SOURCE,
         _CONTACT_HEADERS,
         _CONTACT_MAPPING,
@@ -626,7 +607,7 @@ def _listed_associations(zone: LandingZone) -> dict[str, str]:
         ["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted", "_cursor", "record"]
     )
     listed = table.filter(pc.starts_with(table.column("_cursor"), "list"))
-    latest = listed.take(latest_indices(listed))
+    latest = listed.take(sync_engine.latest_indices(listed))
     return {
         record_id: _associations(json.loads(record))
         for record_id, record in zip(

@@ -29,20 +29,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import SecretStr
 
+from connectors.apis import sync_engine
 from connectors.apis.http import ApiClient
-from connectors.apis.sync_engine import (
-    Fetched,
-    SyncAdapter,
-    SyncReport,
-    api_zone,
-    contact_table,
-    latest_indices,
-    row_number,
-    run_sync,
-    text_or_none,
-)
+from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
@@ -98,27 +88,10 @@ class PipedriveClient(ApiClient):
     """
 
     service = "Pipedrive"
-
-    def __init__(
-        self,
-        base_url: str,
-        api_token: SecretStr,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        token_setting: str = TOKEN_SETTING,
-        **retry_options: Any,
-    ) -> None:
-        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
-        max_retry_after."""
-        super().__init__(
-            base_url,
-            token=api_token,
-            token_setting=token_setting,
-            auth_header="x-api-token",
-            auth_scheme=None,
-            **retry_options,
-        )
-        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
+    auth_header = "x-api-token"
+    auth_scheme = None
+    default_token_setting = TOKEN_SETTING
+    max_page_size = MAX_PAGE_SIZE
 
     def iter_pages(
         self,
@@ -213,7 +186,7 @@ _PERSON_MAPPING = dict(enumerate(["record_id", "name", "email", "phone", "compan
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one Pipedrive entity; persons carry the contact columns too."""
-    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="persons")
+    return sync_engine.api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="persons")
 
 
 class PipedriveSync(SyncAdapter[Page]):
@@ -290,7 +263,7 @@ def sync_entity(
     ``MASS_DELETION_SHARE`` only with it, else ``MassDeletionError``, nothing tombstoned) and ``on_page``.
     """
     adapter = PipedriveSync(client, zone, organizations=organizations, region=region, local_tz=local_tz)
-    return run_sync(adapter, **sync)
+    return sync_engine.run_sync(adapter, **sync)
 
 
 def person_contacts(
@@ -304,7 +277,7 @@ def person_contacts(
     birthday, normalised exactly like a spreadsheet row."""
     rows = (
         (
-            row_number(str(person["id"]), position),
+            sync_engine.row_number(str(person["id"]), position),
             [
                 str(person["id"]),
                 text_or_none(person.get("name")),
@@ -318,7 +291,7 @@ def person_contacts(
         )
         for position, person in enumerate(persons, start=1)
     )
-    return contact_table(
+    return sync_engine.contact_table(
         SOURCE,
         _PERSON_HEADERS,
         _PERSON_MAPPING,
@@ -348,7 +321,7 @@ def _organization_name(person: Mapping[str, Any], org_names: Mapping[str, str]) 
 def _organization_names(zone: LandingZone) -> dict[str, str]:
     """Current name of every landed, live organization."""
     table = zone.read_columns(["record_id", "updated_at", "_loaded_at", "_load_id", "is_deleted", "record"])
-    latest = table.take(latest_indices(table))
+    latest = table.take(sync_engine.latest_indices(table))
     latest = latest.filter(pc.invert(latest.column("is_deleted")))
     names = {}
     records = zip(latest.column("record_id").to_pylist(), latest.column("record").to_pylist(), strict=True)

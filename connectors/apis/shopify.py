@@ -29,17 +29,9 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 from pydantic import SecretStr
 
+from connectors.apis import sync_engine
 from connectors.apis.http import ApiClient
-from connectors.apis.sync_engine import (
-    Fetched,
-    SyncAdapter,
-    SyncReport,
-    api_zone,
-    contact_table,
-    row_number,
-    run_sync,
-    text_or_none,
-)
+from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
@@ -88,6 +80,10 @@ class ShopifyClient(ApiClient):
     """``base_url`` is the store's admin host, ``https://<store>.myshopify.com``."""
 
     service = "Shopify"
+    auth_header = "X-Shopify-Access-Token"
+    auth_scheme = None
+    default_token_setting = TOKEN_SETTING
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -95,24 +91,13 @@ class ShopifyClient(ApiClient):
         access_token: SecretStr,
         *,
         api_version: str = DEFAULT_API_VERSION,
-        page_size: int = MAX_PAGE_SIZE,
-        token_setting: str = TOKEN_SETTING,
-        **retry_options: Any,
+        **options: Any,
     ) -> None:
-        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
-        max_retry_after."""
+        """``options`` are ``ApiClient``'s (page_size, timeout, retries)."""
         if not _API_VERSION.fullmatch(api_version):
             raise ValueError(f"Shopify API version must look like 2025-07, got {api_version!r}")
-        super().__init__(
-            base_url,
-            token=access_token,
-            token_setting=token_setting,
-            auth_header="X-Shopify-Access-Token",
-            auth_scheme=None,
-            **retry_options,
-        )
+        super().__init__(base_url, access_token, **options)
         self.api_version = api_version
-        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
 
     def path(self, entity: str) -> str:
         return f"/admin/api/{self.api_version}/{entity}.json"
@@ -158,7 +143,7 @@ def _next_page_info(link: str | None) -> str | None:
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one Shopify entity; customers carry the contact columns too."""
-    return api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="customers")
+    return sync_engine.api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="customers")
 
 
 class ShopifySync(SyncAdapter[Page]):
@@ -201,7 +186,7 @@ def sync_entity(
     """Land every record of ``zone.entity`` updated since the landed cursor (all of them on a full refresh,
     which then tombstones what the store no longer lists). ``sync`` are ``run_sync``'s options:
     ``overlap``, ``full_refresh``, ``allow_mass_deletion`` and ``on_page``."""
-    return run_sync(ShopifySync(client, zone, region=region, local_tz=local_tz), **sync)
+    return sync_engine.run_sync(ShopifySync(client, zone, region=region, local_tz=local_tz), **sync)
 
 
 def customer_contacts(
@@ -224,8 +209,8 @@ def customer_contacts(
             text_or_none(customer.get("updated_at")),
             _CONSENT.get((state or "").lower()),
         ]
-        rows.append((row_number(record_id, position), texts, None))
-    return contact_table(
+        rows.append((sync_engine.row_number(record_id, position), texts, None))
+    return sync_engine.contact_table(
         SOURCE,
         _CUSTOMER_HEADERS,
         _CUSTOMER_MAPPING,

@@ -126,30 +126,16 @@ class TypeformClient(ApiClient):
     """
 
     service = "Typeform"
+    default_token_setting = TOKEN_SETTING
+    max_page_size = MAX_PAGE_SIZE
 
     def __init__(
-        self,
-        base_url: str,
-        token: SecretStr,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        request_interval: float = 0.5,
-        token_setting: str = TOKEN_SETTING,
-        **retry_options: Any,
+        self, base_url: str, token: SecretStr, *, request_interval: float = 0.5, **options: Any
     ) -> None:
-        """``retry_options`` are ``ApiClient``'s: timeout, max_retries, backoff_factor, backoff_jitter,
-        max_retry_after."""
+        """``options`` are ``ApiClient``'s (page_size, timeout, retries)."""
         if request_interval < 0:
             raise ValueError("request_interval must be 0 or more seconds")
-        super().__init__(
-            base_url,
-            token=token,
-            token_setting=token_setting,
-            auth_header="Authorization",
-            auth_scheme="Bearer",
-            **retry_options,
-        )
-        self.page_size = self.check_limit("page_size", page_size, MAX_PAGE_SIZE)
+        super().__init__(base_url, token, **options)
         self.request_interval = request_interval
         self._last_request: float | None = None
 
