@@ -80,3 +80,14 @@ def landed_rows(zone: LandingZone) -> list[dict]:
     for batch_id in zone.batch_ids():
         rows += pq.read_table(zone.batch_path(batch_id)).to_pylist()
     return rows
+
+
+def counted(client: ApiClient) -> dict[str, int]:
+    """The client's whole-number counters: API calls, pages, retries and rate-limit waits."""
+    stats = client.stats
+    return {
+        "api_calls": stats.api_calls,
+        "pages": stats.pages,
+        "retries": stats.retries,
+        "rate_limit_waits": stats.rate_limit_waits,
+    }
