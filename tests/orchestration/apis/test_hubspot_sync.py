@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from connectors.apis.hubspot import TOKEN_SETTING, landing_zone
@@ -23,9 +18,9 @@ from orchestration.defs.apis.hubspot import (
     hubspot_contacts,
     hubspot_deals,
 )
-from orchestration.lib.paths import REPO_ROOT
 from tests.dbt.test_dbt_build import SHEETS, at, dbt_build, land, prepare_landing, query, sheet
 from tests.fakes.hubspot import EPOCH, FakeHubSpot, PostRequest, company, contact, deal, millis
+from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
 
 TOKEN = "pat-na1-orchestration-42"
 ASSETS = [hubspot_contacts, hubspot_companies, hubspot_deals]
@@ -51,21 +46,9 @@ def person(record_id: int, **values) -> dict:
     return contact(record_id, firstname=f"Person{record_id:02d}", lastname="Kim", phone=None, **values)
 
 
-def sync(*assets: dg.AssetsDefinition, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
-    config = {"ops": {a.op.name: {"config": {"full_refresh": full_refresh}} for a in assets}}
-    return dg.materialize(list(assets), resources=RESOURCES, run_config=config)
-
-
-def metadata(result: dg.ExecuteInProcessResult, entity: str) -> dict:
-    [materialization] = result.asset_materializations_for_node(f"hubspot__{entity}")
-    return {key: value.value for key, value in materialization.metadata.items()}
-
-
-def landed_ids(home, entity: str) -> list[str]:
-    directory = home / "landing" / "hubspot" / entity
-    return [
-        row for p in sorted(directory.glob("*.parquet")) for row in pq.read_table(p)["record_id"].to_pylist()
-    ]
+sync = partial(run_syncs, RESOURCES)
+metadata = partial(node_metadata, source="hubspot")
+landed_ids = partial(landed_record_ids, source="hubspot")
 
 
 def test_the_three_assets_land_every_page_and_report_the_sync(home, fake):
@@ -189,20 +172,7 @@ def test_a_sync_killed_half_way_and_run_again_lands_every_contact_once_downstrea
     fake.inject("slow", skip=3, delay=60.0)  # the fourth page hangs until the child is killed
     prepare_landing(home)
     zone = landing_zone(home / "landing", "contacts")
-    child = subprocess.Popen(
-        [sys.executable, "-c", SYNC_IN_A_CHILD, fake.url, TOKEN, str(home / "landing")],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(zone.batch_ids()) < 3 and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.05)
-        assert len(zone.batch_ids()) == 3, "the child did not land its first three pages"
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
+    kill_after_pages(SYNC_IN_A_CHILD, [fake.url, TOKEN, str(home / "landing")], zone)
     assert sorted(landed_ids(home, "contacts"), key=int) == [str(i) for i in range(1, 7)]
 
     contacts = metadata(sync(hubspot_contacts), "contacts")

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from connectors.apis.pipedrive import TOKEN_SETTING, landing_zone
@@ -22,9 +17,9 @@ from orchestration.defs.apis.pipedrive import (
     pipedrive_organizations,
     pipedrive_persons,
 )
-from orchestration.lib.paths import REPO_ROOT
 from tests.dbt.test_dbt_build import dbt_build, prepare_landing, query
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
+from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
 
 TOKEN = "pd-orchestration-token-42"
 ASSETS = [pipedrive_organizations, pipedrive_persons, pipedrive_deals]
@@ -50,21 +45,9 @@ def fake(home, monkeypatch) -> Iterator[FakePipedrive]:
         yield running
 
 
-def sync(*assets: dg.AssetsDefinition, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
-    config = {"ops": {a.op.name: {"config": {"full_refresh": full_refresh}} for a in assets}}
-    return dg.materialize(list(assets), resources=RESOURCES, run_config=config)
-
-
-def metadata(result: dg.ExecuteInProcessResult, entity: str) -> dict:
-    [materialization] = result.asset_materializations_for_node(f"pipedrive__{entity}")
-    return {key: value.value for key, value in materialization.metadata.items()}
-
-
-def landed_ids(home, entity: str) -> list[str]:
-    directory = home / "landing" / "pipedrive" / entity
-    return [
-        row for p in sorted(directory.glob("*.parquet")) for row in pq.read_table(p)["record_id"].to_pylist()
-    ]
+sync = partial(run_syncs, RESOURCES)
+metadata = partial(node_metadata, source="pipedrive")
+landed_ids = partial(landed_record_ids, source="pipedrive")
 
 
 def test_the_three_assets_land_every_page_and_report_the_sync(home, fake):
@@ -179,20 +162,7 @@ def test_a_sync_killed_half_way_and_run_again_lands_every_person_once_downstream
     fake.inject("slow", skip=3, delay=60.0)  # the fourth page hangs until the child is killed
     prepare_landing(home)
     zone = landing_zone(home / "landing", "persons")
-    child = subprocess.Popen(
-        [sys.executable, "-c", SYNC_IN_A_CHILD, fake.url, TOKEN, str(home / "landing")],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(zone.batch_ids()) < 3 and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.05)
-        assert len(zone.batch_ids()) == 3, "the child did not land its first three pages"
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
+    kill_after_pages(SYNC_IN_A_CHILD, [fake.url, TOKEN, str(home / "landing")], zone)
     assert sorted(landed_ids(home, "persons"), key=int) == [str(i) for i in range(1, 7)]
 
     persons = metadata(sync(pipedrive_persons), "persons")

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from connectors.apis.typeform import FORM_IDS_SETTING, TOKEN_SETTING, responses_zone, walks_zone
 from orchestration.defs.apis.typeform import TypeformResource, typeform_responses
-from orchestration.lib.paths import REPO_ROOT
 from orchestration.lib.sync_runs import FULL_REFRESH_TAG
 from tests.dbt.test_dbt_build import SHEETS, at, dbt_build, land, prepare_landing, query, sheet
 from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, question, response
+from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
 
 TOKEN = "tfp_orchestration_token_7Qw2"
 FORM_ID = "Sg8Lp3Rt"
@@ -57,21 +52,9 @@ def fake(home, monkeypatch) -> Iterator[FakeTypeform]:
         yield running
 
 
-def sync(full_refresh: bool = False, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
-    config = {"ops": {typeform_responses.op.name: {"config": {"full_refresh": full_refresh}}}}
-    return dg.materialize([typeform_responses], resources=RESOURCES, run_config=config, tags=tags)
-
-
-def metadata(result: dg.ExecuteInProcessResult) -> dict:
-    [materialization] = result.asset_materializations_for_node("typeform__responses")
-    return {key: value.value for key, value in materialization.metadata.items()}
-
-
-def landed_ids(home) -> list[str]:
-    directory = home / "landing" / "typeform" / "responses"
-    return [
-        row for p in sorted(directory.glob("*.parquet")) for row in pq.read_table(p)["record_id"].to_pylist()
-    ]
+sync = partial(run_syncs, RESOURCES, typeform_responses)
+metadata = partial(node_metadata, source="typeform", entity="responses")
+landed_ids = partial(landed_record_ids, source="typeform", entity="responses")
 
 
 def test_responses_land_reach_customer_source_records_and_merge_with_a_spreadsheet_row(home, fake):
@@ -193,20 +176,7 @@ def test_a_sync_killed_half_way_and_run_again_lands_every_response_once_downstre
     fake.inject("slow", skip=4, delay=60.0)  # the form and three pages answer; the fourth page hangs
     prepare_landing(home)
     zone = responses_zone(home / "landing")
-    child = subprocess.Popen(
-        [sys.executable, "-c", SYNC_IN_A_CHILD, fake.url, TOKEN, str(home / "landing"), FORM_ID],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(zone.batch_ids()) < 3 and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.05)
-        assert len(zone.batch_ids()) == 3, "the child did not land its first three pages"
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    assert child.returncode == -signal.SIGKILL
+    kill_after_pages(SYNC_IN_A_CHILD, [fake.url, TOKEN, str(home / "landing"), FORM_ID], zone)
     # The newest six landed; the cursor must not believe the older five are there too.
     assert sorted(landed_ids(home)) == [f"resp{n:03d}" for n in range(6, 12)]
     assert walks_zone(home / "landing").batch_ids() == []
