@@ -309,8 +309,8 @@ class FakeProcess:
 
 
 def sync_stage(entity: str) -> dict[str, Any]:
-    """Child-process body: one sync of one entity, as the Dagster asset runs it (`_sync` in
-    orchestration/defs/pipedrive.py), without Dagster itself."""
+    """Child-process body: one sync of one entity, as the Dagster asset runs it (`_run` in
+    orchestration/defs/apis/pipedrive.py), without Dagster itself."""
     from datetime import timedelta
 
     from connectors.apis.pipedrive import PipedriveClient, landing_zone, sync_entity
