@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import dagster as dg
@@ -128,9 +129,10 @@ class ApiSource:
 
     ``zone(landing_dir, entity)`` is where an asset lands (and what it counts), ``extra_zones`` any other
     zone it writes; ``run(client, request)`` runs its syncs and returns their reports (``one_sync`` for the
-    usual one sync per asset). ``unconfigured(settings)`` names a further setting the sync needs, with what
-    to set it to, when it is missing. ``parts`` is the metadata key under which an asset that runs several
-    syncs (Typeform, one per form) reports each of them.
+    usual one sync per asset). ``requires`` is a further setting the sync needs besides its token: the
+    ``DriplineSettings`` field, the environment variable and what to set it to. ``parts`` is the metadata
+    key under which an asset that runs several syncs (Typeform, one per form) reports each of them.
+    ``ApiSource.of`` reads the usual parts from a connector module.
     """
 
     name: str
@@ -141,9 +143,25 @@ class ApiSource:
     run: Callable[[ApiClient, SyncRequest], list[SyncReport]]
     reconciles: bool = False
     extra_zones: Callable[[Path], list[LandingZone]] = lambda _landing_dir: []
-    unconfigured: Callable[[DriplineSettings], tuple[str, str] | None] = lambda _settings: None
+    requires: tuple[str, str, str] | None = None
     resume_note: str = "the pages landed before the failure are kept and a re-run resumes from them"
     parts: str | None = None
+
+    @classmethod
+    def of(cls, connector: ModuleType, title: str, token_hint: str, **fields: Any) -> "ApiSource":
+        """The source of a connector module with the usual parts: ``SOURCE``, ``TOKEN_SETTING``,
+        ``landing_zone`` and a ``sync_entity`` run once per asset (``fields`` override any of them)."""
+        usual = {
+            "zone": connector.landing_zone,
+            "run": one_sync(connector.sync_entity, connector.landing_zone),
+        }
+        return cls(connector.SOURCE, title, connector.TOKEN_SETTING, token_hint, **{**usual, **fields})
+
+    def unconfigured(self, settings: DriplineSettings) -> tuple[str, str] | None:
+        """``(setting, what to set it to)`` of a required setting that is missing, else None."""
+        if self.requires is None or getattr(settings, self.requires[0]):
+            return None
+        return self.requires[1], self.requires[2]
 
 
 def one_sync(

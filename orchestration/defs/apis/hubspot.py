@@ -6,15 +6,9 @@ lists HubSpot's archived records.
 
 import dagster as dg
 
-from connectors.apis.hubspot import (
-    MAX_PAGE_SIZE,
-    MAX_SEARCH_PAGE_SIZE,
-    TOKEN_SETTING,
-    HubSpotClient,
-    landing_zone,
-    sync_entity,
-)
-from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets, one_sync
+from connectors.apis import hubspot
+from connectors.apis.hubspot import MAX_PAGE_SIZE, MAX_SEARCH_PAGE_SIZE, HubSpotClient
+from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets
 
 
 class HubSpotResource(ApiResource):
@@ -27,14 +21,7 @@ class HubSpotResource(ApiResource):
     search_page_size: int = MAX_SEARCH_PAGE_SIZE
 
 
-HUBSPOT = ApiSource(
-    name="hubspot",
-    title="HubSpot",
-    token_setting=TOKEN_SETTING,
-    token_hint="a HubSpot private-app access token",
-    zone=landing_zone,
-    run=one_sync(sync_entity, landing_zone),
-)
+HUBSPOT = ApiSource.of(hubspot, "HubSpot", "a HubSpot private-app access token")
 
 hubspot_contacts, hubspot_companies, hubspot_deals = api_sync_assets(
     HUBSPOT,

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from connectors.apis.pipedrive import MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, landing_zone, sync_entity
+from connectors.apis import pipedrive
+from connectors.apis.pipedrive import MAX_PAGE_SIZE, PipedriveClient, landing_zone, sync_entity
 from connectors.apis.sync_engine import SyncReport
 from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, SyncRequest, api_sync_assets
 
@@ -25,15 +26,7 @@ def _run(client: PipedriveClient, request: SyncRequest) -> list[SyncReport]:
     return [sync_entity(client, zone, organizations=organizations, **request.options)]
 
 
-PIPEDRIVE = ApiSource(
-    name="pipedrive",
-    title="Pipedrive",
-    token_setting=TOKEN_SETTING,
-    token_hint="a Pipedrive API token",
-    zone=landing_zone,
-    run=_run,
-    reconciles=True,
-)
+PIPEDRIVE = ApiSource.of(pipedrive, "Pipedrive", "a Pipedrive API token", run=_run, reconciles=True)
 
 pipedrive_organizations, pipedrive_persons, pipedrive_deals = api_sync_assets(
     PIPEDRIVE,

@@ -4,15 +4,9 @@ from typing import Any
 
 import dagster as dg
 
-from connectors.apis.shopify import (
-    BASE_URL_SETTING,
-    MAX_PAGE_SIZE,
-    TOKEN_SETTING,
-    ShopifyClient,
-    landing_zone,
-    sync_entity,
-)
-from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets, one_sync
+from connectors.apis import shopify
+from connectors.apis.shopify import BASE_URL_SETTING, MAX_PAGE_SIZE, ShopifyClient
+from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, api_sync_assets
 from orchestration.lib.settings import DriplineSettings
 
 
@@ -30,21 +24,12 @@ class ShopifyResource(ApiResource):
         return {"page_size": self.page_size, "api_version": settings.shopify_api_version}
 
 
-def _unconfigured(settings: DriplineSettings) -> tuple[str, str] | None:
-    if settings.shopify_base_url:
-        return None
-    return BASE_URL_SETTING, "the store's admin URL (https://<store>.myshopify.com)"
-
-
-SHOPIFY = ApiSource(
-    name="shopify",
-    title="Shopify",
-    token_setting=TOKEN_SETTING,
-    token_hint="a Shopify Admin API access token",
-    zone=landing_zone,
-    run=one_sync(sync_entity, landing_zone),
+SHOPIFY = ApiSource.of(
+    shopify,
+    "Shopify",
+    "a Shopify Admin API access token",
     reconciles=True,
-    unconfigured=_unconfigured,
+    requires=("shopify_base_url", BASE_URL_SETTING, "the store's admin URL (https://<store>.myshopify.com)"),
 )
 
 shopify_customers, shopify_orders = api_sync_assets(

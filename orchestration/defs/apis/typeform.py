@@ -40,12 +40,6 @@ def _run(client: TypeformClient, request: SyncRequest) -> list[SyncReport]:
     ]
 
 
-def _unconfigured(settings: DriplineSettings) -> tuple[str, str] | None:
-    if settings.typeform_form_ids:
-        return None
-    return FORM_IDS_SETTING, "the ids of the forms (comma-separated)"
-
-
 TYPEFORM = ApiSource(
     name="typeform",
     title="Typeform",
@@ -55,7 +49,7 @@ TYPEFORM = ApiSource(
     extra_zones=lambda landing_dir: [walks_zone(landing_dir)],
     run=_run,
     reconciles=True,
-    unconfigured=_unconfigured,
+    requires=("typeform_form_ids", FORM_IDS_SETTING, "the ids of the forms (comma-separated)"),
     resume_note="the pages landed before the failure are kept, and the next run walks an unfinished form "
     "again from its last complete walk",
     parts="forms",

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.apis.http import ApiClient, MalformedResponseError
+from connectors.apis.http import ApiClient, ApiUnavailableError, MalformedResponseError
 from connectors.core.landing import LandingZone
 from tests.fakes.server import FakeApi
 
@@ -91,3 +91,14 @@ def counted(client: ApiClient) -> dict[str, int]:
         "retries": stats.retries,
         "rate_limit_waits": stats.rate_limit_waits,
     }
+
+
+def server_errors_after_first_page(fake: FakeApi, pages: Iterable[PageT]) -> tuple[PageT, str]:
+    """A walk whose fake answers HTTP 500 to everything after its first page: the first page came, then
+    the client (3 retries) gave up after 1 + 4 requests with an error saying so; the first page and the
+    message."""
+    landed, message = pages_until_error(pages, ApiUnavailableError)
+    assert len(landed) == 1
+    assert len(fake.requests) == 1 + 4
+    assert "HTTP 500" in message
+    return landed[0], message
