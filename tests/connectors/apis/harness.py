@@ -102,3 +102,17 @@ def server_errors_after_first_page(fake: FakeApi, pages: Iterable[PageT]) -> tup
     assert len(fake.requests) == 1 + 4
     assert "HTTP 500" in message
     return landed[0], message
+
+
+def chained_pages(pages: Iterable[Any], sizes: list[int], *, cursor: str, next_cursor: str) -> list[Any]:
+    """The pages of a whole walk, checked: numbered from 1, holding ``sizes`` records, the first requested
+    without a cursor and each other with the one the page before handed back, the last one last."""
+    walked = list(pages)
+    assert [len(page.records) for page in walked] == sizes
+    assert [page.number for page in walked] == list(range(1, len(sizes) + 1))
+    assert getattr(walked[0], cursor) is None
+    assert [getattr(page, cursor) for page in walked[1:]] == [
+        getattr(page, next_cursor) for page in walked[:-1]
+    ]
+    assert [page.is_last for page in walked] == [False] * (len(sizes) - 1) + [True]
+    return walked

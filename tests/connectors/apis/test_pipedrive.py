@@ -18,6 +18,7 @@ from connectors.apis.http import (
 )
 from connectors.apis.pipedrive import DEAL_STATUSES, MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, rfc3339
 from tests.connectors.apis.harness import (
+    chained_pages,
     client_fixture,
     fake_fixture,
     malformed_second_page,
@@ -46,13 +47,8 @@ def walk_records(client: PipedriveClient, entity: str) -> list[dict]:
 def test_walks_every_page_in_update_order_and_stops_at_the_last(fake, client):
     fake.add("persons", *(person(i, updated=EPOCH + timedelta(minutes=10 - i)) for i in range(1, 8)))
 
-    pages = list(client.iter_pages("persons"))
+    pages = chained_pages(client.iter_pages("persons"), [3, 3, 1], cursor="cursor", next_cursor="next_cursor")
 
-    assert [len(page.records) for page in pages] == [3, 3, 1]
-    assert [page.number for page in pages] == [1, 2, 3]
-    assert pages[0].cursor is None
-    assert [page.cursor for page in pages[1:]] == [page.next_cursor for page in pages[:-1]]
-    assert [page.is_last for page in pages] == [False, False, True]
     assert [record["id"] for page in pages for record in page.records] == [7, 6, 5, 4, 3, 2, 1]
     assert pages[0].records[0] == fake.records["persons"][7]
     assert client.stats.pages == 3
