@@ -55,10 +55,10 @@ def ingest_stage(home: Path, source: str, workers: int) -> dict:
     """Child-process body: land one inbox folder exactly as the Dagster asset does."""
     from functools import partial
 
-    from connectors.forms import read_form_export
-    from connectors.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, ingest_inbox
-    from connectors.landing import LandingZone
-    from connectors.spreadsheets import read_spreadsheet
+    from connectors.core.landing import LandingZone
+    from connectors.files.forms import read_form_export
+    from connectors.files.inbox import FORM_SUFFIXES, SPREADSHEET_SUFFIXES, ingest_inbox
+    from connectors.files.spreadsheets import read_spreadsheet
 
     reader, entity, suffixes = {
         "spreadsheets": (read_spreadsheet, "contacts", SPREADSHEET_SUFFIXES),

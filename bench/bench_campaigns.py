@@ -17,8 +17,8 @@ resident memory (`os.wait4`), as `bench/bench.py` does:
    and the next run plans as of three days later, when step 2 is due for the mailed and the holdout.
    Target (issue): under 10 s.
 2. campaigns/send at `--recipients` (default 100k): `run_campaign` in live mode with
-   `connectors.sendgrid.SendGridMailer` (batch size 1000, `retry_timeouts=False` as the Dagster asset builds
-   it) against the loopback SendGrid fake in a process of its own (`python -m tests.fakes.sendgrid
+   `connectors.apis.sendgrid.SendGridMailer` (batch size 1000, `retry_timeouts=False` as the Dagster asset
+   builds it) against the loopback SendGrid fake in a process of its own (`python -m tests.fakes.sendgrid
    --record FILE`), the ledger included. The warehouse is cut so that exactly `--recipients` customers are
    eligible (email, consent, not suppressed, not holdout). Afterwards the fake's record file must show every
    recipient the ledger calls sent accepted exactly once, at the address the ledger holds, and nothing else;
@@ -510,7 +510,7 @@ class _TimedMailer:
 
 def send_stage(profile: str | None) -> dict[str, Any]:
     """Child-process body: run_campaign, live (SendGridMailer to the fake) or a dry run to the outbox."""
-    from connectors.sendgrid import SendGridMailer
+    from connectors.apis.sendgrid import SendGridMailer
     from orchestration.lib.outreach import run_campaign
 
     settings, campaign, ledger, context = _settings_and_campaign()

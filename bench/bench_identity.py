@@ -101,8 +101,8 @@ def land_truth_set(home: Path, records_path: Path) -> dict[str, int]:
 
 def _land_file_rows(landing: Path, source: str, rows: list[tuple]) -> int:
     """Spreadsheet rows (in SHEET_FILES workbooks) or form captures (one export), through TableRecords."""
-    from connectors.landing import LandingZone
-    from connectors.records import RecordBuilder, TableRecords
+    from connectors.core.landing import LandingZone
+    from connectors.core.records import RecordBuilder, TableRecords
 
     entity = "contacts" if source == "spreadsheets" else "submissions"
     zone = LandingZone(landing, source, entity)
@@ -138,8 +138,8 @@ def _api_pages(landing: Path, rows: list[tuple], source: str, entity: str, paylo
     own function derives from the payloads."""
     import pyarrow as pa
 
-    from connectors.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
-    from connectors.normalize import parse_timestamp
+    from connectors.core.landing import API_CONTACT_RECORD_SCHEMA, API_RECORD_SCHEMA, LandingZone
+    from connectors.core.normalize import parse_timestamp
 
     zone = LandingZone(landing, source, entity, API_CONTACT_RECORD_SCHEMA)
     zone.prepare()
@@ -171,7 +171,7 @@ def _api_pages(landing: Path, rows: list[tuple], source: str, entity: str, paylo
 
 
 def _land_pipedrive(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.pipedrive_sync import person_contacts
+    from connectors.apis.pipedrive import person_contacts
 
     def payload(row):
         record_id, name, email, phone, company, at = row
@@ -191,7 +191,7 @@ def _land_pipedrive(landing: Path, source: str, rows: list[tuple]) -> int:
 
 
 def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.hubspot_sync import contact_columns
+    from connectors.apis.hubspot import contact_columns
 
     def payload(row):
         record_id, name, email, phone, company, at = row
@@ -224,7 +224,7 @@ def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
 
 
 def _land_typeform(landing: Path, source: str, rows: list[tuple]) -> int:
-    from connectors.typeform_sync import response_contacts
+    from connectors.apis.typeform import response_contacts
 
     questions = [("name", "이름"), ("email", "이메일"), ("phone", "연락처"), ("company", "회사명")]
     answer_types = {"name": "text", "email": "email", "phone": "phone_number", "company": "text"}

@@ -5,9 +5,9 @@ and company mailboxes, some with two addresses, 010 mobiles written several ways
 third at one of the organizations) and organizations, in a process of its own. Each sync then runs in a
 child process of its own, so the kernel reports that sync's own peak resident memory (`os.wait4`), exactly
 as `bench/bench.py` does for its stages: organizations first (persons read organization names from what
-landed), then persons. The children call `connectors.pipedrive_sync.sync_entity`, the function the Dagster
-asset calls, with a client built as `PipedriveResource` builds it (page size 500, 5 retries), into a fresh
-`DRIPLINE_HOME` under bench/out/ that is removed afterwards unless `--keep`.
+landed), then persons. The children call `connectors.apis.pipedrive.sync_entity`, the function the
+Dagster asset calls, with a client built as `PipedriveResource` builds it (page size 500, 5 retries), into a
+fresh `DRIPLINE_HOME` under bench/out/ that is removed afterwards unless `--keep`.
 
 Two scenarios, each into a fresh home:
 
@@ -309,12 +309,11 @@ class FakeProcess:
 
 
 def sync_stage(entity: str) -> dict[str, Any]:
-    """Child-process body: one sync of one entity, as the Dagster asset runs it (`_sync` in
-    orchestration/defs/pipedrive.py), without Dagster itself."""
+    """Child-process body: one sync of one entity, as the Dagster asset runs it (`_run` in
+    orchestration/defs/apis/pipedrive.py), without Dagster itself."""
     from datetime import timedelta
 
-    from connectors.pipedrive import PipedriveClient
-    from connectors.pipedrive_sync import landing_zone, sync_entity
+    from connectors.apis.pipedrive import PipedriveClient, landing_zone, sync_entity
     from orchestration.lib.settings import DriplineSettings
 
     settings = DriplineSettings()

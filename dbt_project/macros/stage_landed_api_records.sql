@@ -1,7 +1,7 @@
 {#-
-    The current version of every live record of an API source landed page by page (connectors/landing.py
+    The current version of every live record of an API source landed page by page (connectors/core/landing.py
     API_RECORD_SCHEMA): the latest by updated_at, a tie going to the later landing (_loaded_at, then _load_id),
-    exactly as connectors/pipedrive_sync.py and typeform_sync.py pick the latest landed version; with the
+    exactly as the sync engine (connectors/apis/sync_engine.py) picks the latest landed version; with the
     time the record first landed. A reconcile tombstone copies the last landed updated_at and lands later, so
     it wins over that version; a live copy with the same updated_at landed after it wins again. Overlapping syncs and re-runs land a record several times; it comes out
     once. A record whose current version is deleted (or reconciled away by a full refresh) is left out.

@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import get_asset_key_for_model
 
-from connectors.sendgrid import SendGridError, SendGridMailer
+from connectors.apis.sendgrid import SendGridError, SendGridMailer
 from orchestration.defs.dbt import dripline_dbt_models
 from orchestration.lib.campaigns import (
     Campaign,

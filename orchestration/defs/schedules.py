@@ -20,6 +20,8 @@ API_SOURCES = [
     dg.AssetKey(["hubspot", "contacts"]),
     dg.AssetKey(["hubspot", "companies"]),
     dg.AssetKey(["hubspot", "deals"]),
+    dg.AssetKey(["shopify", "customers"]),
+    dg.AssetKey(["shopify", "orders"]),
 ]
 FILE_SOURCES = [dg.AssetKey(["spreadsheets", "contacts"]), dg.AssetKey(["forms", "submissions"])]
 

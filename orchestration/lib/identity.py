@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors.landing import LandingZone
+from connectors.core.landing import LandingZone
 
 CUSTOMER_ID_MAP_SCHEMA = pa.schema(
     [

@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
-from connectors.hubspot import ENTITIES as HUBSPOT_ENTITIES
-from connectors.hubspot_sync import landing_zone as hubspot_zone
-from connectors.landing import LandingZone
-from connectors.orders import orders_zone
-from connectors.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
-from connectors.pipedrive_sync import landing_zone as pipedrive_zone
-from connectors.typeform_sync import responses_zone, walks_zone
+from connectors.apis.hubspot import ENTITIES as HUBSPOT_ENTITIES
+from connectors.apis.hubspot import landing_zone as hubspot_zone
+from connectors.apis.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
+from connectors.apis.pipedrive import landing_zone as pipedrive_zone
+from connectors.apis.shopify import ENTITIES as SHOPIFY_ENTITIES
+from connectors.apis.shopify import landing_zone as shopify_zone
+from connectors.apis.typeform import responses_zone, walks_zone
+from connectors.core.landing import LandingZone
+from connectors.files.orders import orders_zone
 from orchestration.lib.identity import customer_id_map_zone
 from orchestration.lib.outreach import suppressions_zone
 from orchestration.lib.send_ledger import ledger_zones
@@ -23,6 +25,7 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         responses_zone(landing_dir),
         walks_zone(landing_dir),
         *(hubspot_zone(landing_dir, entity) for entity in HUBSPOT_ENTITIES),
+        *(shopify_zone(landing_dir, entity) for entity in SHOPIFY_ENTITIES),
         customer_id_map_zone(landing_dir),
         *ledger_zones(landing_dir),
         suppressions_zone(landing_dir),

@@ -37,9 +37,9 @@ import duckdb
 import phonenumbers
 import pyarrow as pa
 
-from connectors.landing import LandingZone
-from connectors.normalize import normalize_email
-from connectors.sendgrid import SendGridError
+from connectors.apis.sendgrid import SendGridError
+from connectors.core.landing import LandingZone
+from connectors.core.normalize import normalize_email
 from orchestration.lib.campaigns import (
     Campaign,
     Step,

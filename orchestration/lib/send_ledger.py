@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from connectors.landing import LandingZone
+from connectors.core.landing import LandingZone
 
 # Statuses after which a step is done for its enrolment. In a dry run a dry_run row counts as done too (the
 # rehearsal goes on to the next step); a live or sandbox run decides a dry-run step again, since nothing

@@ -13,7 +13,7 @@ import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from connectors.headers import FIELDS
+from connectors.files.headers import FIELDS
 from orchestration.lib.paths import DEFAULT_HOME, REPO_ROOT
 
 
@@ -66,6 +66,19 @@ class DriplineSettings(BaseSettings):
     )
     typeform_base_url: str = Field(
         default="https://api.typeform.com", description="Scheme and host of the Typeform API."
+    )
+    shopify_access_token: SecretStr | None = Field(
+        default=None,
+        description="Shopify Admin API access token (a custom app's, with read_customers and read_orders); "
+        "without it the Shopify sync is skipped.",
+    )
+    shopify_base_url: str | None = Field(
+        default=None,
+        description="Scheme and host of the store's admin: https://<store>.myshopify.com; without it the "
+        "Shopify sync is skipped.",
+    )
+    shopify_api_version: str = Field(
+        default="2025-07", description="Shopify Admin API version, in the URL of every request."
     )
     sync_overlap_minutes: int = Field(
         default=5,

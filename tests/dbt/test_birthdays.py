@@ -16,13 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import SecretStr
 
-from connectors import hubspot_sync, pipedrive_sync
-from connectors.hubspot import HubSpotClient
-from connectors.landing import CONTACT_RECORD_SCHEMA, SCHEMA_FILE, LandingZone
-from connectors.pipedrive import PipedriveClient
-from connectors.spreadsheets import read_spreadsheet
-from connectors.typeform import TypeformClient
-from connectors.typeform_sync import responses_zone, sync_form, walks_zone
+from connectors.apis import hubspot, pipedrive
+from connectors.apis.hubspot import HubSpotClient
+from connectors.apis.pipedrive import PipedriveClient
+from connectors.apis.typeform import TypeformClient, responses_zone, sync_form, walks_zone
+from connectors.core.landing import CONTACT_RECORD_SCHEMA, SCHEMA_FILE, LandingZone
+from connectors.files.spreadsheets import read_spreadsheet
 from tests.dbt.test_dbt_build import at, dbt_build, form, prepare_landing, query
 from tests.fakes import hubspot as fake_hubspot
 from tests.fakes import pipedrive as fake_pipedrive
@@ -66,13 +65,11 @@ def sync_api_sources(home: Path) -> None:
     with fake_pipedrive.FakePipedrive.running(token="pd-token") as fake:
         fake.add("persons", fake_pipedrive.person(1, email="jihoon@park.kr", birthday="1988-12-25"))
         with PipedriveClient(fake.url, SecretStr("pd-token"), backoff_factor=0.01) as client:
-            pipedrive_sync.sync_entity(
-                client, pipedrive_sync.landing_zone(landing, "persons"), overlap=OVERLAP
-            )
+            pipedrive.sync_entity(client, pipedrive.landing_zone(landing, "persons"), overlap=OVERLAP)
     with fake_hubspot.FakeHubSpot.running(token="hs-token") as fake:
         fake.add("contacts", fake_hubspot.contact(1, email="hana@jung.kr", date_of_birth="3/15"))
         with HubSpotClient(fake.url, SecretStr("hs-token"), backoff_factor=0.01) as client:
-            hubspot_sync.sync_entity(client, hubspot_sync.landing_zone(landing, "contacts"), overlap=OVERLAP)
+            hubspot.sync_entity(client, hubspot.landing_zone(landing, "contacts"), overlap=OVERLAP)
     with fake_typeform.FakeTypeform.running(token="tf-token") as fake:
         fake.add_form(
             fake_typeform.form(

@@ -18,7 +18,7 @@ import pytest
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from connectors.landing import RECORD_COLUMNS, LandingZone
+from connectors.core.landing import RECORD_COLUMNS, LandingZone
 from orchestration.lib.landing import prepare_landing as prepare_all_landing_zones
 from orchestration.lib.paths import DBT_PROJECT_DIR
 

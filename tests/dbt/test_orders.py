@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.landing import ORDER_READER_SCHEMA
-from connectors.orders import orders_zone
+from connectors.core.landing import ORDER_READER_SCHEMA
+from connectors.files.orders import orders_zone
 from tests.dbt.test_dbt_build import (
     FORMS,
     SHEETS,

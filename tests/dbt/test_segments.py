@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from connectors.pipedrive import TOKEN_SETTING
-from orchestration.defs.pipedrive import (
+from connectors.apis.pipedrive import TOKEN_SETTING
+from orchestration.defs.apis.pipedrive import (
     PipedriveResource,
     pipedrive_deals,
     pipedrive_organizations,

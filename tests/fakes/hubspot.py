@@ -22,17 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, LoopbackServer, Reply, Request
 
 ENTITIES = ("contacts", "companies", "deals")
 MODIFIED = {
@@ -171,18 +166,6 @@ def deal(
 
 
 @dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    method: str | None = None
-    status: int = 500
-    retry_after: int | None = 1
-    body: bytes | None = None
-    delay: float = 1.0
-
-
-@dataclass
 class _Store:
     records: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {entity: {} for entity in ENTITIES}
@@ -191,66 +174,22 @@ class _Store:
 
 
 class _PostingServer(LoopbackServer):
-    """``LoopbackServer`` that also takes POSTs, handing the app a ``PostRequest`` with the raw body."""
+    """``LoopbackServer`` handing the app a ``PostRequest`` for a POST (a search)."""
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-        base = super()._handler_class()
-
-        class Handler(base):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:
-                parts = urlsplit(self.path)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = PostRequest(
-                    method="POST",
-                    path=parts.path,
-                    query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    body=raw,
-                )
-                with server._lock:
-                    server.requests.append(request)
-                reply = server.app(request)
-                payload = reply.payload()
-                try:
-                    self.send_response(reply.status)
-                    for name, value in {"Content-Type": "application/json", **reply.headers}.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-        return Handler
+    post_request_class = PostRequest
 
 
-class FakeHubSpot:
+class FakeHubSpot(FakeApi):
     """In-memory contacts, companies and deals behind the CRM v3 list and search endpoints."""
 
+    server_class = _PostingServer
+
     def __init__(self, token: str = "pat-na1-fake", *, search_cap: int = SEARCH_CAP) -> None:
+        super().__init__()
         self.token = token
         self.search_cap = search_cap
         self.store = _Store()
-        self.faults: list[Fault] = []
         self.stuck_after = False
-        self._lock = threading.Lock()
-        self.server = _PostingServer(self)
-
-    @classmethod
-    @contextmanager
-    def running(cls, token: str = "pat-na1-fake", *, search_cap: int = SEARCH_CAP) -> Iterator[FakeHubSpot]:
-        fake = cls(token, search_cap=search_cap)
-        with fake.server.running():
-            yield fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     @property
     def records(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -266,11 +205,6 @@ class FakeHubSpot:
         with self._lock:
             self.store.links.setdefault((entity, str(record_id), other), []).append(str(other_id))
             self.store.links.setdefault((other, str(other_id), entity), []).append(str(record_id))
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        """Queue a fault for the next ``times`` matching requests after letting ``skip`` of them through."""
-        with self._lock:
-            self.faults.append(Fault(kind, times=times, skip=skip, **options))
 
     def __call__(self, request: Request) -> Reply:
         parts = request.path.removeprefix("/crm/v3/objects/").split("/")
@@ -293,7 +227,7 @@ class FakeHubSpot:
                 ),
                 search=is_search,
             )
-        fault = self._take_fault(request.method)
+        fault = self.faults.take(lambda fault: fault.method in (None, request.method))
         if fault is not None and fault.kind == "rate_limit":
             body = {
                 "status": "error",
@@ -324,20 +258,6 @@ class FakeHubSpot:
         if fault is not None and fault.kind == "slow":
             reply.delay = fault.delay
         return reply
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self.faults):
-                if fault.method not in (None, method):
-                    continue
-                if fault.skip:
-                    fault.skip -= 1
-                    return None
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.pop(index)
-                return fault
-            return None
 
     def _list(self, entity: str, request: Request) -> Reply:
         query = request.query

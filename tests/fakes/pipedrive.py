@@ -15,14 +15,10 @@ whose cursor still moves on). ``stuck_cursor = True`` makes every cursor page ha
 from __future__ import annotations
 
 import base64
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, Reply, Request
 
 ENTITIES = ("persons", "organizations", "deals")
 DEFAULT_LIMIT = 100
@@ -134,52 +130,19 @@ def deal(
     }
 
 
-@dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    retry_after: int | None = 1
-    delay: float = 1.0
-    body: bytes | None = None
-
-
-class FakePipedrive:
+class FakePipedrive(FakeApi):
     """In-memory persons, organizations and deals behind the v2 list endpoints."""
 
     def __init__(self, token: str = "fake-pipedrive-token") -> None:
+        super().__init__()
         self.token = token
         self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
-        self.faults: list[Fault] = []
         self.stuck_cursor = False
-        self._lock = threading.Lock()
-        self.server = LoopbackServer(self)
-
-    @classmethod
-    @contextmanager
-    def running(cls, token: str = "fake-pipedrive-token") -> Iterator[FakePipedrive]:
-        fake = cls(token)
-        with fake.server.running():
-            yield fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def add(self, entity: str, *records: dict[str, Any]) -> None:
         with self._lock:
             for record in records:
                 self.records[entity][record["id"]] = record
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
-        with self._lock:
-            self.faults.append(Fault(kind, times=times, skip=skip, **options))
 
     def __call__(self, request: Request) -> Reply:
         entity = request.path.removeprefix("/api/v2/")
@@ -187,7 +150,7 @@ class FakePipedrive:
             return self._reply(404, error_body(f"Unknown method {request.path}", 404))
         if request.header("x-api-token") != self.token:
             return self._reply(401, error_body("unauthorized access", 401))
-        fault = self._take_fault()
+        fault = self.faults.take()
         if fault is not None and fault.kind == "rate_limit":
             headers = {"x-ratelimit-remaining": "0"}
             if fault.retry_after is not None:
@@ -205,19 +168,6 @@ class FakePipedrive:
         if fault is not None and fault.kind == "slow":
             reply.delay = fault.delay
         return reply
-
-    def _take_fault(self) -> Fault | None:
-        with self._lock:
-            if not self.faults:
-                return None
-            head = self.faults[0]
-            if head.skip:
-                head.skip -= 1
-                return None
-            head.times -= 1
-            if head.times <= 0:
-                self.faults.pop(0)
-            return head
 
     def _list(self, entity: str, request: Request, *, empty: bool) -> Reply:
         query = request.query

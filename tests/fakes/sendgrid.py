@@ -49,13 +49,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, Fault, Reply, Request
 
 MAIL_SEND_PATH = "/v3/mail/send"
 MAIL_SEND_SCOPE = "mail.send"
@@ -88,17 +87,6 @@ def error_body(*errors: tuple[str | None, str]) -> dict[str, Any]:
 def message_id() -> str:
     """An ``X-Message-Id``: 22 characters of base64url, unique per accepted request."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-
-
-@dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    delay: float = 1.0
-    reset_in: float = 1.0
-    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,8 +126,10 @@ class AcceptedMessage:
         return rows
 
 
-class FakeSendGrid:
+class FakeSendGrid(FakeApi):
     """In-memory SendGrid mail/send: keys, invalid addresses, queued faults and what was accepted."""
+
+    fault_defaults: ClassVar[dict[str, Any]] = {"retry_after": None}
 
     def __init__(
         self,
@@ -151,42 +141,22 @@ class FakeSendGrid:
         keep_messages: bool = True,
         port: int = 0,
     ) -> None:
+        super().__init__(port=port, record_requests=keep_messages)
         self.keys: dict[str, frozenset[str]] = {api_key: frozenset({MAIL_SEND_SCOPE})}
         self.invalid_addresses: set[str] = set()
         self.max_body_bytes = max_body_bytes
         self.latency = latency
         self.keep_messages = keep_messages
-        self.faults: list[Fault] = []
         self.messages: list[AcceptedMessage] = []
         self.accepted_count = 0
-        self._lock = threading.Lock()
         self._record: IO[str] | None = None
         if record_path is not None:
             self._record = Path(record_path).open("a", encoding="utf-8")  # noqa: SIM115  closed by close()
-        self.server = LoopbackServer(self, port=port, record_requests=keep_messages)
-
-    @classmethod
-    @contextmanager
-    def running(cls, api_key: str = "SG.fake-key", **options: Any) -> Iterator[FakeSendGrid]:
-        fake = cls(api_key, **options)
-        try:
-            with fake.server.running():
-                yield fake
-        finally:
-            fake.close()
 
     def close(self) -> None:
         if self._record is not None:
             self._record.close()
             self._record = None
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def bodies(self) -> list[Any]:
         """The JSON body of every request received, in order (``None`` for one that did not parse)."""
@@ -207,11 +177,6 @@ class FakeSendGrid:
         """Addresses SendGrid answers ``Does not contain a valid address.`` for, wherever they appear."""
         with self._lock:
             self.invalid_addresses.update(email.lower() for email in emails)
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
-        with self._lock:
-            self.faults.append(Fault(kind, times=times, skip=skip, **options))
 
     def accepted(self, *, sandbox: bool = False) -> list[AcceptedMessage]:
         """Accepted messages in order: delivered ones, or with ``sandbox=True`` the sandbox ones."""
@@ -239,7 +204,7 @@ class FakeSendGrid:
             return Reply(401, error_body((None, "authorization required")))
         if MAIL_SEND_SCOPE not in scopes:
             return Reply(403, error_body((None, "access forbidden")))
-        fault = self._take_fault()
+        fault = self.faults.take()
         if fault is not None:
             reply = self._fault_reply(fault)
             if reply is not None:
@@ -273,19 +238,6 @@ class FakeSendGrid:
         if fault.kind == "slow_then_accept":
             return None
         raise ValueError(f"unknown fault kind {fault.kind!r}")
-
-    def _take_fault(self) -> Fault | None:
-        with self._lock:
-            if not self.faults:
-                return None
-            head = self.faults[0]
-            if head.skip:
-                head.skip -= 1
-                return None
-            head.times -= 1
-            if head.times <= 0:
-                self.faults.pop(0)
-            return head
 
     def _mail_send(self, raw: bytes) -> Reply:
         if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:

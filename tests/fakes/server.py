@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -46,7 +46,10 @@ class LoopbackServer:
     """Serve ``app`` on a loopback port (ephemeral by default); ``requests`` lists what arrived, in order.
 
     ``record_requests=False`` keeps nothing (a long-running fake in its own process, fed by a benchmark).
+    A POST arrives as a ``post_request_class`` (a subclass of ``Request`` a fake can tell apart).
     """
+
+    post_request_class: type[Request] = Request
 
     def __init__(self, app: App, *, port: int = 0, record_requests: bool = True) -> None:
         self.app = app
@@ -96,7 +99,7 @@ class LoopbackServer:
 
             def _serve(self, method: str, body: bytes) -> None:
                 parts = urlsplit(self.path)
-                request = Request(
+                request = (server.post_request_class if method == "POST" else Request)(
                     method=method,
                     path=parts.path,
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
@@ -125,3 +128,97 @@ class LoopbackServer:
                 pass
 
         return Handler
+
+
+@dataclass
+class Fault:
+    """One queued fault: ``kind`` says what the fake answers instead of its answer, the rest tune it (a
+    status, a ``Retry-After``, a delay, a body, the method it hits). A fake's own defaults come from its
+    ``fault_defaults``."""
+
+    kind: str
+    times: int = 1
+    skip: int = 0
+    status: int = 500
+    retry_after: int | str | None = 1
+    delay: float = 1.0
+    body: bytes | None = None
+    method: str | None = None
+    reset_in: float = 1.0
+
+
+class FaultQueue:
+    """Faults a fake serves instead of its answer: ``inject`` queues one for the next ``times`` matching
+    requests after letting ``skip`` through; ``take`` hands the fault for this request, if any."""
+
+    def __init__(self, **defaults: Any) -> None:
+        self.defaults = defaults
+        self.items: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
+        with self._lock:
+            self.items.append(Fault(kind, times=times, skip=skip, **{**self.defaults, **options}))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.items.clear()
+
+    def take(self, applies: Callable[[Fault], bool] = lambda _fault: True) -> Fault | None:
+        """The first queued fault that ``applies`` to this request, once its ``skip`` is used up."""
+        with self._lock:
+            for index, fault in enumerate(self.items):
+                if not applies(fault):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.items.pop(index)
+                return fault
+            return None
+
+
+class FakeApi:
+    """Base of the API fakes: the fake is the app its loopback server answers with; ``requests`` is what
+    arrived, ``faults`` what it will answer instead (``inject``)."""
+
+    fault_defaults: ClassVar[dict[str, Any]] = {}
+    server_class: ClassVar[type[LoopbackServer]] = LoopbackServer
+
+    def __init__(self, **server_options: Any) -> None:
+        self.faults = FaultQueue(**self.fault_defaults)
+        self._lock = threading.Lock()
+        self.server = self.server_class(self, **server_options)
+
+    @classmethod
+    @contextmanager
+    def running(cls, *args: Any, **kwargs: Any) -> Iterator[Self]:
+        fake = cls(*args, **kwargs)
+        try:
+            with fake.server.running():
+                yield fake
+        finally:
+            fake.close()
+
+    def __call__(self, request: Request) -> Reply:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the fake holds beyond its server (nothing, unless a subclass says so)."""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
+        """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
+        self.faults.inject(kind, times=times, skip=skip, **options)

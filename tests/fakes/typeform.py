@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.server import LoopbackServer, Reply, Request
+from tests.fakes.server import FakeApi, Reply, Request
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
@@ -128,17 +125,6 @@ def response(
 
 
 @dataclass
-class Fault:
-    kind: str
-    times: int = 1
-    skip: int = 0
-    status: int = 500
-    retry_after: int | None = 1
-    delay: float = 1.0
-    body: bytes | None = None
-
-
-@dataclass
 class _Stored:
     serial: int
     item: dict[str, Any]
@@ -152,33 +138,16 @@ class _Stored:
         return _parse_wire_time(self.item["submitted_at"] or self.item["landed_at"])
 
 
-class FakeTypeform:
+class FakeTypeform(FakeApi):
     """In-memory forms and responses behind the Typeform endpoints."""
 
     def __init__(self, token: str = "fake-typeform-token") -> None:
+        super().__init__()
         self.tokens: dict[str, frozenset[str]] = {token: ALL_SCOPES}
         self.forms: dict[str, dict[str, Any]] = {}
         self.responses: dict[str, list[_Stored]] = {}
-        self.faults: list[Fault] = []
         self.stuck_token = False
         self._serial = 0
-        self._lock = threading.Lock()
-        self.server = LoopbackServer(self)
-
-    @classmethod
-    @contextmanager
-    def running(cls, token: str = "fake-typeform-token") -> Iterator[FakeTypeform]:
-        fake = cls(token)
-        with fake.server.running():
-            yield fake
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
 
     def add_token(self, token: str, scopes: frozenset[str] | set[str]) -> None:
         with self._lock:
@@ -195,11 +164,6 @@ class FakeTypeform:
             for item in items:
                 self._serial += 1
                 self.responses[form_id].append(_Stored(self._serial, item))
-
-    def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
-        """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
-        with self._lock:
-            self.faults.append(Fault(kind, times=times, skip=skip, **options))
 
     def __call__(self, request: Request) -> Reply:
         match = _FORM_PATH.fullmatch(request.path)
@@ -224,7 +188,7 @@ class FakeTypeform:
         form_id = match["form_id"]
         if form_id not in self.forms:
             return Reply(404, error_body("FORM_NOT_FOUND", f"Non existing form with uid {form_id}"))
-        fault = self._take_fault()
+        fault = self.faults.take()
         if fault is not None and fault.kind == "unauthorized":
             return Reply(401, error_body("AUTHENTICATION_FAILED", "Authentication credentials are not valid"))
         if fault is not None and fault.kind == "rate_limit":
@@ -247,19 +211,6 @@ class FakeTypeform:
         if fault is not None and fault.kind == "slow":
             reply.delay = fault.delay
         return reply
-
-    def _take_fault(self) -> Fault | None:
-        with self._lock:
-            if not self.faults:
-                return None
-            head = self.faults[0]
-            if head.skip:
-                head.skip -= 1
-                return None
-            head.times -= 1
-            if head.times <= 0:
-                self.faults.pop(0)
-            return head
 
     def _responses(self, form_id: str, query: dict[str, str]) -> Reply:
         try:

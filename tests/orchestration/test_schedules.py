@@ -1,7 +1,7 @@
 import dagster as dg
 import pytest
 
-from orchestration.defs.pipedrive import pipedrive_persons
+from orchestration.defs.apis.pipedrive import pipedrive_persons
 from orchestration.defs.schedules import (
     API_SOURCES,
     FILE_SOURCES,
@@ -11,7 +11,7 @@ from orchestration.defs.schedules import (
     source_freshness_sensor,
 )
 from orchestration.lib.sync_runs import FULL_REFRESH_TAG
-from tests.orchestration.test_pipedrive_sync import RESOURCES, fake  # noqa: F401  (fixture)
+from tests.orchestration.apis.test_pipedrive_sync import RESOURCES, fake  # noqa: F401  (fixture)
 
 
 def test_schedules_and_the_freshness_sensor_start_switched_off():
@@ -53,8 +53,8 @@ def _checks(check: dg.AssetChecksDefinition, path: list[str]) -> bool:
 
 
 def test_a_skipped_sync_warns_that_its_source_is_not_configured(home, monkeypatch):
+    from orchestration.defs.apis.pipedrive import PipedriveResource, pipedrive_deals
     from orchestration.defs.checks import sync_is_configured_checks
-    from orchestration.defs.pipedrive import PipedriveResource, pipedrive_deals
 
     monkeypatch.delenv("DRIPLINE_PIPEDRIVE_API_TOKEN", raising=False)
     [check] = [c for c in sync_is_configured_checks if _checks(c, ["pipedrive", "deals"])]

@@ -34,7 +34,7 @@ SENDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from connectors.sendgrid import SendGridMailer
+    from connectors.apis.sendgrid import SendGridMailer
     from orchestration.lib.campaigns import load_campaigns
     from tests.outreach.harness import SEGMENTS, Home, at
 

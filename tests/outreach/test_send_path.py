@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from connectors.sendgrid import SendGridMailer
+from connectors.apis.sendgrid import SendGridMailer
 from orchestration.lib.outreach import holdout_bucket, land_suppressions
 from orchestration.lib.send_ledger import send_id_for
 from tests.fakes.sendgrid import FakeSendGrid
@@ -417,7 +417,7 @@ def test_a_rejected_address_fails_alone_with_sendgrids_message(outreach_home):
 
 
 def test_a_refused_key_stops_the_run_names_the_setting_and_sends_nothing(outreach_home):
-    from connectors.sendgrid import SendGridAuthError
+    from connectors.apis.sendgrid import SendGridAuthError
 
     home = outreach_home
     home.build([customer("a", "a@guests.co.kr")])

@@ -1,6 +1,7 @@
 -- One row per purchase and customer, whichever source it comes from: the won, non-deleted deals of any of
 -- the customer's Pipedrive persons, the won (hs_is_closed_won), non-archived HubSpot deals associated
--- with any of the customer's HubSpot contacts, and the purchases of order sheets linked to a customer
+-- with any of the customer's HubSpot contacts, the paid (paid or partially refunded), uncancelled, non-test
+-- Shopify orders of any of the customer's Shopify customers (at their processed_at), and the purchases of order sheets linked to a customer
 -- (int_orders__purchases, which says what one order-sheet purchase is, how refunds and re-exported files
 -- count and how its buyer is linked). A HubSpot deal naming two contacts of the same customer is still one
 -- purchase; its purchase time is its closedate.
@@ -27,6 +28,12 @@ deals as (
 hubspot_deals as (
 
     select * from {{ ref('stg_hubspot__deals') }}
+
+),
+
+shopify_orders as (
+
+    select * from {{ ref('stg_shopify__orders') }}
 
 ),
 
@@ -89,6 +96,24 @@ purchase_customers as (
     from hubspot_deal_contacts
     inner join customer_ids
         on 'hubspot:' || hubspot_deal_contacts.contact_id = customer_ids.record_key
+
+    union all
+
+    select
+        customer_ids.customer_id,
+        'shopify' as source,
+        'shopify:' || shopify_orders.order_id as purchase_key,
+        shopify_orders.order_value as purchase_value,
+        shopify_orders.currency,
+        shopify_orders.processed_at as purchased_at,
+        cast(null as varchar) as owner_id
+    from shopify_orders
+    inner join customer_ids
+        on 'shopify:' || shopify_orders.customer_id = customer_ids.record_key
+    where
+        shopify_orders.financial_status in ('paid', 'partially_refunded')
+        and not shopify_orders.is_cancelled
+        and not shopify_orders.is_test
 
     union all
 

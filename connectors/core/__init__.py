@@ -1,0 +1,1 @@
+"""What every source shares: normalisation of contact values, record building, and the landing zone."""

@@ -1,0 +1,1 @@
+"""Assets that sync the tools Dripline reads over their APIs into the landing zone."""

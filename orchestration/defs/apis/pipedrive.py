@@ -1,0 +1,62 @@
+"""Pipedrive syncs: persons, organizations and deals land page by page as immutable batches for dbt."""
+
+import dagster as dg
+
+from connectors.apis import pipedrive
+from connectors.apis.pipedrive import MAX_PAGE_SIZE, PipedriveClient, landing_zone, sync_entity
+from connectors.apis.sync_engine import SyncReport
+from orchestration.lib.api_syncs import ApiResource, ApiSource, SyncEntity, SyncRequest, api_sync_assets
+
+
+class PipedriveResource(ApiResource):
+    """The Pipedrive v2 client; the token is ``DRIPLINE_PIPEDRIVE_API_TOKEN``."""
+
+    client_class = PipedriveClient
+    token_field = "pipedrive_api_token"
+    base_url_field = "pipedrive_base_url"
+    page_size: int = MAX_PAGE_SIZE
+
+
+def _run(client: PipedriveClient, request: SyncRequest) -> list[SyncReport]:
+    # A v2 person carries only org_id: a persons sync reads organization names from what landed.
+    organizations = (
+        landing_zone(request.landing_dir, "organizations") if request.entity == "persons" else None
+    )
+    zone = landing_zone(request.landing_dir, request.entity)
+    return [sync_entity(client, zone, organizations=organizations, **request.options)]
+
+
+PIPEDRIVE = ApiSource.of(pipedrive, "Pipedrive", "a Pipedrive API token", run=_run, reconciles=True)
+
+pipedrive_organizations, pipedrive_persons, pipedrive_deals = api_sync_assets(
+    PIPEDRIVE,
+    [
+        SyncEntity(
+            "organizations",
+            "One row per Pipedrive organization version fetched (v2 API, exactly as returned), landed one "
+            "page per batch in `landing/pipedrive/organizations/`; staging keeps the latest version of each.",
+        ),
+        SyncEntity(
+            "persons",
+            "One row per Pipedrive person version fetched, landed one page per batch in "
+            "`landing/pipedrive/persons/`: the record as returned plus its name, primary email, primary "
+            "phone and organization name normalised like a spreadsheet row, so persons join the contact "
+            "union.",
+            deps=[dg.AssetKey(["pipedrive", "organizations"])],
+        ),
+        SyncEntity(
+            "deals",
+            "One row per Pipedrive deal version fetched (every status, deleted included), landed one page "
+            "per batch in `landing/pipedrive/deals/`; won deals become customers' purchases.",
+        ),
+    ],
+)
+
+
+@dg.definitions
+def pipedrive_definitions() -> dg.Definitions:
+    # A module with a @dg.definitions function contributes only what that function returns.
+    return dg.Definitions(
+        assets=[pipedrive_organizations, pipedrive_persons, pipedrive_deals],
+        resources={"pipedrive": PipedriveResource()},
+    )

@@ -1,0 +1,1 @@
+"""Assets that read the files dropped in the inbox into the landing zone."""

@@ -1,0 +1,214 @@
+"""The Pipedrive sync assets against the loopback fake on a temporary home, through dbt to customers."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import partial
+
+import dagster as dg
+import pytest
+
+from connectors.apis.pipedrive import TOKEN_SETTING, landing_zone
+from orchestration.defs.apis.pipedrive import (
+    PipedriveResource,
+    pipedrive_deals,
+    pipedrive_organizations,
+    pipedrive_persons,
+)
+from tests.dbt.test_dbt_build import dbt_build, prepare_landing, query
+from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
+from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
+
+TOKEN = "pd-orchestration-token-42"
+ASSETS = [pipedrive_organizations, pipedrive_persons, pipedrive_deals]
+RESOURCES = {"pipedrive": PipedriveResource(page_size=2, max_retries=1)}
+
+
+@pytest.fixture
+def fake(home, monkeypatch) -> Iterator[FakePipedrive]:
+    with FakePipedrive.running(token=TOKEN) as running:
+        monkeypatch.setenv("DRIPLINE_PIPEDRIVE_BASE_URL", running.url)
+        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
+        running.add("organizations", organization(10, name="Haneul Foods"))
+        running.add(
+            "persons",
+            *(person(i, email=f"p{i}@haneul.kr", org_id=10 if i == 1 else None) for i in range(1, 6)),
+        )
+        running.add(
+            "deals",
+            deal(100, status="won", value=1000.0, person_id=1),
+            deal(101, status="won", value=500.0, person_id=1),
+            deal(102, status="lost", person_id=2),
+        )
+        yield running
+
+
+sync = partial(run_syncs, RESOURCES)
+metadata = partial(node_metadata, source="pipedrive")
+landed_ids = partial(landed_record_ids, source="pipedrive")
+
+
+def test_the_three_assets_land_every_page_and_report_the_sync(home, fake):
+    result = sync(*ASSETS)
+
+    assert result.success
+    persons = metadata(result, "persons")
+    assert (persons["records_new"], persons["pages"], persons["api_calls"]) == (5, 3, 3)
+    assert persons["dagster/row_count"] == 5
+    assert persons["cursor_before"] is None
+    assert persons["cursor_after"] == (EPOCH + timedelta(minutes=5)).isoformat()
+    assert (persons["retries"], persons["rate_limit_wait_seconds"]) == (0, 0.0)
+    assert metadata(result, "deals")["records_new"] == 3
+    assert sorted(landed_ids(home, "persons")) == ["1", "2", "3", "4", "5"]
+    assert TOKEN not in str({k: metadata(result, e) for k, e in enumerate(("persons", "deals"))})
+
+
+def test_a_second_run_fetches_only_what_changed_since_the_landed_cursor(home, fake, monkeypatch):
+    monkeypatch.setenv("DRIPLINE_SYNC_OVERLAP_MINUTES", "1")
+    sync(*ASSETS)
+    fake.add("persons", person(6, email="p6@haneul.kr", updated=EPOCH + timedelta(hours=2)))
+    fake.requests.clear()
+
+    persons = metadata(sync(pipedrive_persons), "persons")
+
+    assert fake.requests[0].query["updated_since"] == "2025-01-01T00:04:00Z"
+    assert persons["cursor_before"] == (EPOCH + timedelta(minutes=5)).isoformat()
+    assert (persons["records_new"], persons["records_updated"], persons["records_unchanged"]) == (1, 0, 2)
+    assert persons["records_fetched"] == 3  # persons 4 and 5 again, inside the overlap, and person 6
+    assert persons["cursor_after"] == (EPOCH + timedelta(hours=2)).isoformat()
+
+
+def test_a_full_refresh_ignores_the_cursor(home, fake):
+    sync(*ASSETS)
+    fake.requests.clear()
+
+    persons = metadata(sync(pipedrive_persons, full_refresh=True), "persons")
+
+    assert all("updated_since" not in request.query for request in fake.requests)
+    assert persons["records_fetched"] == 5
+    assert persons["records_unchanged"] == 5
+
+
+def test_without_a_token_the_sync_is_skipped_not_failed(home, monkeypatch, capfd):
+    monkeypatch.delenv(TOKEN_SETTING, raising=False)
+
+    result = sync(*ASSETS)
+
+    assert result.success
+    persons = metadata(result, "persons")
+    assert persons["skipped"] is True
+    assert TOKEN_SETTING in persons["skipped_reason"]
+    assert persons["dagster/row_count"] == 0
+    assert (home / "landing" / "pipedrive" / "persons" / "_schema.parquet").exists()
+    assert TOKEN_SETTING in capfd.readouterr().err
+
+
+def test_a_rejected_token_fails_the_asset_naming_the_setting(home, fake, monkeypatch):
+    monkeypatch.setenv(TOKEN_SETTING, "not-the-token")
+
+    with pytest.raises(dg.Failure, match=TOKEN_SETTING) as raised:
+        sync(pipedrive_persons)
+
+    assert "not-the-token" not in str(raised.value)
+    assert len(fake.requests) == 1
+
+
+def test_deleted_persons_and_deals_leave_customers_after_dbt_build(home, fake):
+    prepare_landing(home)
+    sync(*ASSETS)
+    dbt_build(home)
+    customer = (
+        "select purchase_count, total_value, currency, company, owner from customers where primary_email = ?"
+    )
+    assert query(home, customer, "p1@haneul.kr") == [(2, 1500.0, "KRW", "Haneul Foods", "1")]
+    assert query(home, "select count(*) from customers where primary_email = 'p3@haneul.kr'") == [(1,)]
+
+    fake.records["persons"][3]["is_deleted"] = True  # no longer listed: only a full refresh can tell
+    fake.add(
+        "deals",
+        deal(
+            101, status="won", value=500.0, person_id=1, is_deleted=True, updated=EPOCH + timedelta(hours=3)
+        ),
+    )
+    sync(pipedrive_deals)
+    sync(pipedrive_persons, full_refresh=True)
+    dbt_build(home)
+
+    assert query(home, customer, "p1@haneul.kr") == [(1, 1000.0, "KRW", "Haneul Foods", "1")]
+    assert query(home, "select count(*) from customers where primary_email = 'p3@haneul.kr'") == [(0,)]
+    assert query(home, "select count(*) from customer_source_records where source = 'pipedrive'") == [(4,)]
+
+
+SYNC_IN_A_CHILD = textwrap.dedent(
+    """
+    import sys
+    from datetime import timedelta
+    from pathlib import Path
+    from pydantic import SecretStr
+    from connectors.apis.pipedrive import PipedriveClient
+    from connectors.apis.pipedrive import landing_zone, sync_entity
+
+    url, token, landing = sys.argv[1:4]
+    with PipedriveClient(url, SecretStr(token), page_size=2, timeout=(5.0, 120.0)) as client:
+        sync_entity(client, landing_zone(Path(landing), "persons"), overlap=timedelta(minutes=5))
+    """
+)
+
+
+def test_a_sync_killed_half_way_and_run_again_lands_every_person_once_downstream(home, fake):
+    fake.add("persons", *(person(i, email=f"p{i}@haneul.kr") for i in range(6, 12)))  # 11 persons, 6 pages
+    fake.inject("slow", skip=3, delay=60.0)  # the fourth page hangs until the child is killed
+    prepare_landing(home)
+    zone = landing_zone(home / "landing", "persons")
+    kill_after_pages(SYNC_IN_A_CHILD, [fake.url, TOKEN, str(home / "landing")], zone)
+    assert sorted(landed_ids(home, "persons"), key=int) == [str(i) for i in range(1, 7)]
+
+    persons = metadata(sync(pipedrive_persons), "persons")
+    dbt_build(home)
+
+    assert persons["cursor_before"] == (EPOCH + timedelta(minutes=6)).isoformat()
+    assert persons["records_new"] == 5
+    assert persons["records_unchanged"] > 0  # the overlap fetched some persons again…
+    assert len(landed_ids(home, "persons")) == 11  # …without landing them twice…
+    rows = query(
+        home,
+        "select source_record_id, count(*) from customer_source_records"
+        " where source = 'pipedrive' group by 1",
+    )
+    assert sorted(rows, key=lambda row: int(row[0])) == [
+        (str(i), 1) for i in range(1, 12)
+    ]  # …once downstream
+    assert query(home, "select count(*), count(distinct source_record_id) from stg_pipedrive__persons") == [
+        (11, 11)
+    ]
+
+
+def test_the_pipedrive_assets_are_in_the_code_location_and_feed_their_dbt_staging(dbt_manifest):
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    for entity in ("persons", "organizations", "deals"):
+        node = graph.get(dg.AssetKey(["pipedrive", entity]))
+        assert node.is_materializable and node.group_name == "ingest", entity
+        assert node.owners == ["team:data-engineering"] and node.description, entity
+        assert (
+            dg.AssetKey(["pipedrive", entity])
+            in graph.get(dg.AssetKey([f"stg_pipedrive__{entity}"])).parent_keys
+        )
+    selected = definitions.resolve_job_def("pipeline_job").asset_layer.selected_asset_keys
+    assert dg.AssetKey(["pipedrive", "persons"]) in selected
+
+
+def test_a_full_refresh_that_would_delete_most_persons_fails_until_allowed(home, fake):
+    sync(pipedrive_organizations, pipedrive_persons)
+    for person_id in (2, 3, 4, 5):  # the token now sees one person of five: a short walk, not deletions
+        del fake.records["persons"][person_id]
+    with pytest.raises(dg.Failure, match="allow_mass_deletion") as failed:
+        sync(pipedrive_persons, full_refresh=True)
+    assert failed.value.allow_retries is False
+    allowed = {"ops": {"pipedrive__persons": {"config": {"full_refresh": True, "allow_mass_deletion": True}}}}
+    result = dg.materialize([pipedrive_persons], resources=RESOURCES, run_config=allowed)
+    assert metadata(result, "persons")["records_deleted"] == 4

@@ -1,0 +1,62 @@
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.defs.files.ingest import form_submissions, spreadsheet_contacts
+
+CSV = "이름,휴대폰,이메일,회사명\n김민수,010-2345-6789,minsu@example.kr,한빛푸드\n이영희,,bad@,한빛푸드\n"
+JSONL = (
+    '{"submission_id": "s1", "name": "Jane Doe", "email": "jane.doe@hanbitfood.co.kr"}\n'
+    '{"submission_id": "s2", "name": "broken"\n'
+)
+
+
+def _landed_rows(home, source, entity):
+    directory = home / "landing" / source / entity
+    return sum(pq.read_table(p).num_rows for p in directory.glob("*.parquet"))
+
+
+def _metadata(result, key):
+    [materialization] = result.asset_materializations_for_node(key)
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def test_spreadsheet_ingestion_reports_rows_read_landed_quarantined_and_the_header_mapping(home):
+    (home / "inbox" / "spreadsheets" / "고객.csv").write_bytes(CSV.encode("cp949"))
+    result = dg.materialize([spreadsheet_contacts])
+    meta = _metadata(result, "spreadsheets__contacts")
+    assert meta["rows_read"] == 2
+    assert meta["rows_landed"] == 2
+    assert meta["rows_quarantined"] == 1
+    assert meta["dagster/row_count"] == 2
+    assert meta["encodings"] == {"고객.csv": "cp949"}
+    assert "휴대폰 → phone" in meta["header_mapping"]
+    assert _landed_rows(home, "spreadsheets", "contacts") == 2
+
+
+def test_running_ingestion_again_lands_nothing_twice(home):
+    (home / "inbox" / "spreadsheets" / "a.csv").write_text(CSV, encoding="utf-8")
+    dg.materialize([spreadsheet_contacts])
+    (home / "inbox" / "spreadsheets" / "copy-of-a.csv").write_text(CSV, encoding="utf-8")
+    result = dg.materialize([spreadsheet_contacts])
+    meta = _metadata(result, "spreadsheets__contacts")
+    assert meta["files_landed"] == 0
+    assert meta["files_already_landed"] == 2
+    assert meta["rows_read"] == 0
+    assert _landed_rows(home, "spreadsheets", "contacts") == 2
+
+
+def test_an_unreadable_file_fails_the_asset_by_name_after_the_others_land(home):
+    (home / "inbox" / "spreadsheets" / "good.csv").write_text(CSV, encoding="utf-8")
+    (home / "inbox" / "spreadsheets" / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
+    with pytest.raises(dg.Failure, match=r"broken\.xlsx"):
+        dg.materialize([spreadsheet_contacts])
+    assert _landed_rows(home, "spreadsheets", "contacts") == 2
+
+
+def test_form_ingestion_lands_a_broken_json_line_for_quarantine(home):
+    (home / "inbox" / "forms" / "hooks.jsonl").write_text(JSONL, encoding="utf-8")
+    result = dg.materialize([form_submissions])
+    meta = _metadata(result, "forms__submissions")
+    assert (meta["rows_read"], meta["rows_quarantined"]) == (2, 1)
+    assert _landed_rows(home, "forms", "submissions") == 2
