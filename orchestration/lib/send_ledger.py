@@ -188,7 +188,10 @@ class SendLedger:
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        connection.execute("pragma journal_mode = wal")
+        # WAL is a property of the file, set once. Setting it takes a lock without waiting for one, so a
+        # second process opening the ledger while the first writes would fail: only a new file is switched.
+        if connection.execute("pragma journal_mode").fetchall()[0][0] != "wal":
+            connection.execute("pragma journal_mode = wal")
         # FULL: a commit is on disk before it returns, so an intent is durable before the API call.
         connection.execute("pragma synchronous = full")
         return connection
