@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from connectors.apis.sendgrid import SendGridError, SendGridMailer
@@ -24,9 +23,8 @@ from orchestration.lib.campaigns import (
     configured_campaigns,
 )
 from orchestration.lib.outreach import (
-    SERVICE_SUPPRESSION_KINDS,
-    SUPPRESSION_KINDS,
     CampaignRunReport,
+    ineligible_sends,
     ledger_for,
     run_campaign,
     send_context,
@@ -45,68 +43,6 @@ def validated_campaigns(settings: DriplineSettings) -> list[Campaign]:
         return configured_campaigns(settings)
     except CampaignDefinitionError as error:
         raise dg.Failure(description=str(error)) from error
-
-
-def ineligible_sends(settings: DriplineSettings, campaign: Campaign, decided_at: str) -> int:
-    """Sends of this decision instant that went (or would have gone) to a customer not eligible then: no
-    address, a holdout, no consent for marketing, or a suppression. Read afresh from the ledger, the warehouse
-    and landing, independently of the due-list that decided them."""
-    ledger = ledger_for(settings)
-    sent = ledger.rows(
-        "sends",
-        ("send_id", "customer_id", "cycle", "email"),
-        "where campaign = ? and sent_at = ? and status in ('sent', 'dry_run', 'unknown')",
-        [campaign.name, decided_at],
-    )
-    if not sent:
-        return 0
-    holdouts = {
-        (customer_id, cycle)
-        for customer_id, cycle in ledger.rows(
-            "enrollments",
-            ("customer_id", "cycle"),
-            "where campaign = ? and treatment_group = 'holdout'",
-            [campaign.name],
-        )
-    }
-    suppression_files = sorted(
-        str(p) for p in (settings.landing_dir / "sendgrid" / "suppressions").glob("*.parquet")
-    )
-    kinds = SUPPRESSION_KINDS if campaign.is_marketing else SERVICE_SUPPRESSION_KINDS
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-        customers = {
-            customer_id: (consent, key)
-            for customer_id, consent, key in connection.execute(
-                "select customer_id, consent_email, primary_email from customers "
-                "where customer_id in (select unnest(?::varchar[]))",
-                [[row[1] for row in sent]],
-            ).fetchall()
-        }
-        suppressed = (
-            {
-                key
-                for (key,) in connection.execute(
-                    "select email_key from read_parquet(?, union_by_name = true) "
-                    "where kind in (select unnest(?::varchar[])) "
-                    "and (kind <> 'group_unsubscribe' or group_id is not distinct from ?)",
-                    [suppression_files, list(kinds), campaign.unsubscribe_group_id],
-                ).fetchall()
-            }
-            if suppression_files
-            else set()
-        )
-    violations = 0
-    for _, customer_id, cycle, email in sent:
-        consent, key = customers.get(customer_id, (None, None))
-        if (
-            not email
-            or customer_id not in customers
-            or (customer_id, cycle) in holdouts
-            or (campaign.is_marketing and not consent)
-            or key in suppressed
-        ):
-            violations += 1
-    return violations
 
 
 def campaign_metadata(report: CampaignRunReport) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sqlite3
 import dagster as dg
 import pytest
 
-from orchestration.defs.campaigns import build_campaign_asset, ineligible_sends
+from orchestration.lib.outreach import ineligible_sends
 from orchestration.lib.send_ledger import iso
 from orchestration.lib.settings import DriplineSettings
 from tests.outreach.harness import at, customer
@@ -33,6 +33,9 @@ def configured(outreach_home, monkeypatch):
 
 
 def test_a_campaign_materializes_its_counts_preview_and_a_passing_check(configured, dbt_manifest):
+    # The definitions read dbt's manifest: import them once the session fixture has parsed the project.
+    from orchestration.defs.campaigns import build_campaign_asset
+
     _, campaign = configured
     with dg.instance_for_test() as instance:
         result = dg.materialize([build_campaign_asset(campaign)], instance=instance)
