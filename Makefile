@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run ui test pytest lint format bench bench-identity sample-data clean
+.PHONY: install run ui receiver test pytest lint format bench bench-identity sample-data clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: install
 
 ui: install
 	$(BIN)/dripline ui
+
+# The SendGrid event and inbound-mail receiver on DRIPLINE_RECEIVER_HOST:PORT (docs/receiver.md).
+receiver: install
+	$(BIN)/dripline receiver
 
 test: install lint pytest
 

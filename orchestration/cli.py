@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         "--kind", choices=("erasure", "global_unsubscribe"), default="global_unsubscribe"
     )
     suppress_parser.add_argument("--reason", help="why, for the record (e.g. the ticket)")
+    sub.add_parser(
+        "receiver",
+        help="serve the SendGrid event and inbound-mail receiver on DRIPLINE_RECEIVER_HOST:PORT (uvicorn)",
+    )
     args, rest = parser.parse_known_args(argv)
 
     settings = DriplineSettings()
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, command)
     if args.command == "suppress":
         return suppress(settings, args)
+    if args.command == "receiver":
+        return receiver(settings)
     try:
         # before anything runs: a bad segment or campaign definition stops here
         load_segments(settings.segments_file)
@@ -260,6 +266,53 @@ def suppress(settings: DriplineSettings, args: argparse.Namespace) -> int:
     rows = [{"email": email, "kind": args.kind, "reason": args.reason} for email in args.emails]
     landed = land_suppressions(settings.landing_dir, rows, origin="operator")
     print(f"{landed} address(es) suppressed ({args.kind}); no campaign will mail them again.")
+    return 0
+
+
+def receiver(settings: DriplineSettings) -> int:
+    """Serve the SendGrid receiver (docs/receiver.md) until stopped; it writes the home's spool only."""
+    import logging
+
+    import uvicorn
+
+    from connectors.webhooks.receiver import ReceiverConfig, ReceiverConfigError, create_app
+
+    secret = settings.inbound_secret.get_secret_value() if settings.inbound_secret else None
+    config = ReceiverConfig(
+        landing_dir=settings.landing_dir,
+        event_public_key=settings.sendgrid_webhook_public_key,
+        inbound_secret=secret,
+        inbound_parse_public_key=settings.inbound_parse_public_key,
+        tolerance_seconds=settings.receiver_timestamp_tolerance_seconds,
+        max_event_bytes=settings.receiver_max_event_bytes,
+        max_inbound_bytes=settings.receiver_max_inbound_bytes,
+    )
+    try:
+        app = create_app(config)
+    except ReceiverConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if not config.event_public_key:
+        print("DRIPLINE_SENDGRID_WEBHOOK_PUBLIC_KEY is not set: event posts get 503.", file=sys.stderr)
+    if not secret:
+        print("DRIPLINE_INBOUND_SECRET is not set: inbound mail posts get 503.", file=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(
+        f"Receiving SendGrid posts on http://{settings.receiver_host}:{settings.receiver_port} "
+        f"into {settings.landing_dir / 'sendgrid' / 'webhook_requests'}",
+        flush=True,
+    )
+    # One worker: the spool writes are fsync-bound and run in its thread pool. The proxy in front terminates
+    # TLS and may forward the client address; our own log line per request replaces uvicorn's access log.
+    uvicorn.run(
+        app,
+        host=settings.receiver_host,
+        port=settings.receiver_port,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 

@@ -157,6 +157,40 @@ class DriplineSettings(BaseSettings):
         '{"KR": "(광고)"}.',
     )
 
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="Verification key of SendGrid's signed Event Webhook (base64, as SendGrid shows it); "
+        "without it the receiver accepts no event (docs/receiver.md).",
+    )
+    inbound_secret: SecretStr | None = Field(
+        default=None,
+        description="Password of the HTTP basic auth on the receiver's Inbound Parse endpoint (SendGrid "
+        "posts to https://parse:SECRET@host/webhooks/sendgrid/inbound); without it no inbound mail is "
+        "accepted.",
+    )
+    inbound_parse_public_key: str | None = Field(
+        default=None,
+        description="Public key of the Inbound Parse security policy that signs the posts (base64); when "
+        "set, every inbound post must carry a valid signature as well.",
+    )
+    receiver_host: str = Field(default="127.0.0.1", description="Address the receiver listens on.")
+    receiver_port: int = Field(default=8787, ge=1, le=65535, description="Port the receiver listens on.")
+    receiver_timestamp_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="A signed post whose timestamp is further than this from now (either way) is refused.",
+    )
+    receiver_max_event_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest Event Webhook body accepted (SendGrid batches up to 768 KB); larger gets 413.",
+    )
+    receiver_max_inbound_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest Inbound Parse body accepted (messages up to 30 MB); larger gets 413.",
+    )
+
     @field_validator("typeform_form_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -64,3 +64,24 @@ def test_api_tokens_are_secret_and_form_ids_are_comma_separated(monkeypatch):
     assert settings.typeform_form_ids == ["abc123", "def456"]
     assert settings.hubspot_access_token is None
     assert settings.pipedrive_base_url == "https://api.pipedrive.com"
+
+
+def test_receiver_settings_have_safe_defaults_and_keep_the_inbound_secret_secret(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SENDGRID_WEBHOOK_PUBLIC_KEY", "INBOUND_SECRET", "RECEIVER_HOST", "RECEIVER_PORT"):
+        monkeypatch.delenv(f"DRIPLINE_{name}", raising=False)
+    settings = DriplineSettings()
+    assert settings.receiver_host == "127.0.0.1" and settings.receiver_port == 8787
+    assert settings.sendgrid_webhook_public_key is None and settings.inbound_secret is None
+    assert settings.receiver_timestamp_tolerance_seconds == 300
+    assert settings.receiver_max_event_bytes >= 768 * 1024
+    assert settings.receiver_max_inbound_bytes >= 30 * 1024 * 1024
+
+    monkeypatch.setenv("DRIPLINE_INBOUND_SECRET", "parse-password")
+    monkeypatch.setenv("DRIPLINE_SENDGRID_WEBHOOK_PUBLIC_KEY", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE")
+    monkeypatch.setenv("DRIPLINE_RECEIVER_PORT", "9000")
+    settings = DriplineSettings()
+    assert settings.inbound_secret.get_secret_value() == "parse-password"
+    assert "parse-password" not in repr(settings) and "parse-password" not in str(settings.model_dump())
+    assert settings.sendgrid_webhook_public_key.startswith("MFkw")
+    assert settings.receiver_port == 9000
