@@ -150,10 +150,10 @@ def test_the_customers_asset_reports_its_counts_in_the_homes_dagster_instance(ru
         .execute("select count(*), sum(record_count), count(*) filter (where consent_email) from customers")
         .fetchall()
     )
-    assert metadata["customer_count"] == customers
-    assert metadata["merge_count"] == records - customers > 0
-    assert metadata["consented_email_share"] == pytest.approx(consented / customers, abs=1e-4)
-    assert metadata["quarantined_row_count"] == len(
+    assert metadata["customers"] == customers
+    assert metadata["merged records"] == records - customers > 0
+    assert metadata["email consent %"] == pytest.approx(100 * consented / customers, abs=0.01)
+    assert metadata["quarantined rows"] == len(
         MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"]
     )
     # The second run landed nothing new; its metadata says so.

@@ -90,7 +90,7 @@ def build_campaign_asset(campaign: Campaign) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        group_name="campaigns",
+        group_name="marketing",
         kinds={"python", "sendgrid"},
         owners=OWNERS,
         description=description,
@@ -176,7 +176,7 @@ def build_send_ledger_asset(campaign_keys: list[dg.AssetKey]) -> dg.AssetsDefini
         specs=[
             dg.AssetSpec(
                 key,
-                group_name="campaigns",
+                group_name="outreach",
                 kinds={"python", "sqlite", "parquet"},
                 owners=OWNERS,
                 deps=campaign_keys,

@@ -5,14 +5,17 @@ Segment definitions are checked when the definitions load and again before `dbt 
 segments.yml stops everything before any model runs."""
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.lib.campaign_report import campaign_metrics_metadata, has_campaign_metrics
+from orchestration.lib.campaigns import CampaignDefinitionError, configured_campaigns
 from orchestration.lib.dbt_project import dbt_project
+from orchestration.lib.display import plotted_percent
 from orchestration.lib.landing import prepare_landing
 from orchestration.lib.segments import (
     Segment,
@@ -20,23 +23,81 @@ from orchestration.lib.segments import (
     dbt_segments_var,
     load_segments,
     resolve_as_of,
+    segment_summary_metadata,
 )
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
-from orchestration.lib.warehouse import SEGMENT_SUMMARY_COLUMNS, customer_counts, segment_summary
+from orchestration.lib.warehouse import customer_counts, segment_summary
 
 dbt_project.prepare_if_dev()
 
 CUSTOMERS = dg.AssetKey(["customers"])
 SEGMENT_SUMMARY = dg.AssetKey(["segment_summary"])
+CAMPAIGN_METRICS = dg.AssetKey(["campaign_metrics"])
 
 
 OUTREACH = "tag:outreach"
 
+# What a marketer reads sits in one group; everything else is grouped by the step of the pipeline it belongs
+# to, so the marketing group is not lost among the internal models.
+MARKETING = "marketing"
+MARKETING_MODELS = frozenset({"customers", "segment_summary", "segment_transitions", "campaign_metrics"})
+# campaign_metrics' YAML is the tracking models' own; its marketer's description lives here.
+MARKETING_DESCRIPTIONS = {
+    "campaign_metrics": (
+        "How each campaign's emails did, step by step: of the emails delivered, the share opened by a person "
+        "(Apple Mail's automatic opens are not counted), clicked (the unsubscribe link is not a click), "
+        "replied to (auto-replies are not counted), followed by a purchase or a form within the campaign's "
+        "attribution window, and unsubscribed; bounces are counted against the emails sent. Lift is how many "
+        "percentage points more of the mailed customers converted than of the holdout, customers kept out of "
+        "the campaign on purpose: when its 95 % range stays above zero, the campaign made a difference. "
+        "Dry runs (rehearsals) are marked: nothing was sent. Plots: each campaign's rates over the runs."
+    ),
+}
+GROUPS_BY_NAME = {
+    "customer_source_records": "identity",
+    "customer_match_evidence": "identity",
+    "customer_id_history": "identity",
+    "quarantined_rows": "contacts",
+    "segment_memberships": "segmentation",
+}
+# First match wins: purchases are the orders step even though they are computed per customer.
+GROUPS_BY_PREFIX = (
+    ("stg_identity__", "identity"),
+    ("int_identity__", "identity"),
+    ("int_contacts__", "contacts"),
+    ("int_orders__", "orders"),
+    ("int_customers__purchase", "orders"),
+    ("int_customers__", "segmentation"),
+    ("stg_", "staging"),
+)
+
 
 class DriplineDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "campaigns" if "outreach" in dbt_resource_props.get("tags", []) else "customers"
+        name = dbt_resource_props["name"]
+        if name in MARKETING_MODELS:
+            return MARKETING
+        if "outreach" in dbt_resource_props.get("tags", []):
+            return "outreach"
+        if name in GROUPS_BY_NAME:
+            return GROUPS_BY_NAME[name]
+        if dbt_resource_props["resource_type"] == "seed":
+            return "identity"  # name lists, placeholders, mailboxes and overrides the matching reads
+        for prefix, group in GROUPS_BY_PREFIX:
+            if name.startswith(prefix):
+                return group
+        return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "models"
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """A marketing model says what its numbers mean (meta.marketing_description in its YAML); the
+        others keep dbt's description and SQL, which is what an engineer reads."""
+        meta = {**dbt_resource_props.get("config", {}).get("meta", {}), **dbt_resource_props.get("meta", {})}
+        name = dbt_resource_props["name"]
+        marketing = meta.get("marketing_description") or MARKETING_DESCRIPTIONS.get(name)
+        if name in MARKETING_MODELS and marketing:
+            return " ".join(marketing.split())
+        return super().get_description(dbt_resource_props)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
@@ -47,37 +108,16 @@ def customer_metrics(warehouse: Path) -> dict[str, Any]:
     counts = customer_counts(warehouse)
     customers = counts["customers"]
     return {
-        "customer_count": customers,
-        "source_record_count": counts["records"],
-        "merge_count": counts["records"] - customers,
-        "quarantined_row_count": counts["quarantined"],
-        "consented_email_share": dg.MetadataValue.float(
-            round(counts["consented"] / customers, 4) if customers else 0.0
-        ),
+        "customers": dg.MetadataValue.int(customers),
+        "source records": dg.MetadataValue.int(counts["records"]),
+        "merged records": dg.MetadataValue.int(counts["records"] - customers),
+        "quarantined rows": dg.MetadataValue.int(counts["quarantined"]),
+        "email consent %": plotted_percent(counts["consented"] / customers if customers else 0.0),
     }
 
 
 def segment_metrics(warehouse: Path) -> dict[str, Any]:
-    """The summary as a table, and per segment its size and contactable share, which the UI plots."""
-    rows = segment_summary(warehouse)
-    types = {"segment": "string", "currency": "string", "segment_priority": "int", "customer_count": "int"}
-    table = dg.MetadataValue.table(
-        records=[
-            dg.TableRecord({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-            for row in rows
-        ],
-        schema=dg.TableSchema(
-            columns=[dg.TableColumn(name, types.get(name, "float")) for name in SEGMENT_SUMMARY_COLUMNS]
-        ),
-    )
-    metadata: dict[str, Any] = {"segment_summary": table, "dagster/row_count": len(rows)}
-    for row in rows:
-        metadata[f"segment/{row['segment']}/size"] = dg.MetadataValue.int(row["customer_count"])
-        if row["contactable_share"] is not None:  # an empty segment has no share
-            metadata[f"segment/{row['segment']}/contactable_share"] = dg.MetadataValue.float(
-                round(row["contactable_share"], 4)
-            )
-    return metadata
+    return segment_summary_metadata(segment_summary(warehouse))
 
 
 def validated_segments(settings: DriplineSettings) -> list[Segment]:
@@ -97,10 +137,21 @@ def dbt_vars(settings: DriplineSettings, segments: list[Segment]) -> dict[str, A
         "identity_fuzzy_threshold": settings.identity_fuzzy_threshold,
         "identity_max_merge_share": settings.identity_max_merge_share,
         "identity_min_merges_to_check": settings.identity_min_merges_to_check,
+        "local_timezone": settings.local_timezone,
+        "campaign_attribution_days": campaign_attribution_days(settings),
     }
     if settings.as_of is not None:
         build_vars["as_of"] = resolve_as_of(settings.as_of, settings.local_timezone).isoformat()
     return build_vars
+
+
+def campaign_attribution_days(settings: DriplineSettings) -> dict[str, int]:
+    """Each campaign's attribution window for campaign_metrics and campaign_lift. Campaign files that do not
+    validate fail their own assets; they do not stop the warehouse (their windows default to 7 days)."""
+    try:
+        return {campaign.name: campaign.attribution_days for campaign in configured_campaigns(settings)}
+    except CampaignDefinitionError:
+        return {}
 
 
 def prepared_vars(context: dg.AssetExecutionContext) -> tuple[DriplineSettings, dict[str, Any]]:
@@ -113,25 +164,37 @@ def prepared_vars(context: dg.AssetExecutionContext) -> tuple[DriplineSettings, 
     return settings, build_vars
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator(), exclude=OUTREACH
-)
-def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def build_and_describe(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    describe: Mapping[dg.AssetKey, Callable[[Path], dict[str, Any]]],
+) -> Iterator[Any]:
+    """`dbt build`'s events as they come, but the outputs of the assets in `describe` only once dbt has
+    finished, with the metadata `describe` reads from the warehouse: DuckDB lets one process write at a
+    time."""
     settings, build_vars = prepared_vars(context)
     held_back = []
     for event in dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream():
-        # DuckDB lets one process write at a time: read the warehouse only once dbt has finished.
-        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in (
-            CUSTOMERS,
-            SEGMENT_SUMMARY,
-        ):
+        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in describe:
             held_back.append(event)
         else:
             yield event
     for event in held_back:
-        key = context.asset_key_for_output(event.output_name)
-        metrics = customer_metrics if key == CUSTOMERS else segment_metrics
-        yield event.with_metadata({**event.metadata, **metrics(settings.warehouse_path)})
+        metadata = describe[context.asset_key_for_output(event.output_name)](settings.warehouse_path)
+        yield event.with_metadata({**event.metadata, **metadata})
+
+
+def campaign_metrics(warehouse: Path) -> dict[str, Any]:
+    return campaign_metrics_metadata(warehouse) if has_campaign_metrics(warehouse) else {}
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator(), exclude=OUTREACH
+)
+def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    yield from build_and_describe(
+        context, dbt, {CUSTOMERS: customer_metrics, SEGMENT_SUMMARY: segment_metrics}
+    )
 
 
 @dbt_assets(
@@ -141,9 +204,9 @@ def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) 
     name="dripline_outreach_models",
 )
 def dripline_outreach_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """campaign_sends and campaign_enrollments, built from the send ledger once the campaigns have run."""
-    _, build_vars = prepared_vars(context)
-    yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
+    """The send ledger's marts and the campaign tracking models, built once the campaigns have run;
+    campaign_metrics shows each campaign's results (orchestration/lib/campaign_report.py)."""
+    yield from build_and_describe(context, dbt, {CAMPAIGN_METRICS: campaign_metrics})
 
 
 @dg.asset_check(

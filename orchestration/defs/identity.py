@@ -14,7 +14,7 @@ from orchestration.lib.sync_runs import OWNERS
     # Downstream of the dbt step as a whole: it runs only when every model and test passed (the merge-jump
     # check included), so a bad run is never remembered, and it reads the warehouse once dbt let it go.
     deps=[get_asset_key_for_model([dripline_dbt_models], "int_identity__customer_ids")],
-    group_name="customers",
+    group_name="identity",
     kinds={"python", "parquet"},
     owners=OWNERS,
 )

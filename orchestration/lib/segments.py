@@ -226,3 +226,59 @@ def resolve_as_of(as_of: datetime | None, local_timezone: str) -> datetime:
     if as_of.tzinfo is None:
         return as_of.replace(tzinfo=ZoneInfo(local_timezone))
     return as_of
+
+
+SEGMENT_TABLE_COLUMNS = [
+    "segment",
+    "customers",
+    "share",
+    "contactable",
+    "email consent",
+    "phone",
+    "avg value",
+    "total value",
+    "avg purchases",
+]
+
+
+def segment_summary_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the segment_summary asset shows: the segments as one narrow table of formatted cells, by
+    priority, and per segment its size and contactable share as numbers Dagster plots over runs.
+
+    The UI sorts plots by key, two to a row: "1 vip_accounts · contactable %" and "1 vip_accounts ·
+    customers" put each segment on one row, in priority order (zero-padded past 9)."""
+    import dagster as dg
+
+    from orchestration.lib import display
+
+    table_rows = [
+        {
+            "segment": row["segment"],
+            "customers": display.count(row["customer_count"]),
+            "share": display.percent(row["customer_share"]),
+            "contactable": display.percent(row["contactable_share"]),
+            "email consent": display.percent(row["consented_email_share"]),
+            "phone": display.percent(row["phone_share"]),
+            "avg value": display.money(row["average_value"], row["currency"]),
+            "total value": display.money(row["total_value"], row["currency"]),
+            "avg purchases": (
+                display.MISSING
+                if row["average_purchase_count"] is None
+                else f"{row['average_purchase_count']:.1f}"
+            ),
+        }
+        for row in rows
+    ]
+    metadata: dict[str, Any] = {
+        "segments": display.text_table(table_rows, SEGMENT_TABLE_COLUMNS),
+        "customers": dg.MetadataValue.int(sum(row["customer_count"] for row in rows)),
+        "dagster/row_count": dg.MetadataValue.int(len(rows)),
+    }
+    width = len(str(max((row["segment_priority"] for row in rows), default=0)))
+    for row in rows:
+        name = f"{row['segment_priority']:0{width}d} {row['segment']}"
+        metadata[f"{name} · customers"] = dg.MetadataValue.int(row["customer_count"])
+        contactable = display.plotted_percent(row["contactable_share"])
+        if contactable is not None:  # an empty segment has no share
+            metadata[f"{name} · contactable %"] = contactable
+    return metadata

@@ -119,6 +119,19 @@ class DriplineSettings(BaseSettings):
         le=1,
         description="A segment whose share of contactable customers is below this raises a warning check.",
     )
+    max_bounce_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A campaign whose bounces over its sent emails exceed this raises a warning check.",
+    )
+    max_spam_report_rate: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="A campaign whose spam reports over its delivered emails exceed this raises a warning "
+        "check.",
+    )
 
     campaigns_dir: Path = Field(
         default=REPO_ROOT / "campaigns",

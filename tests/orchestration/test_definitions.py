@@ -22,9 +22,15 @@ def test_definitions_load_with_every_stage_asset(definitions):
 
 def test_assets_are_grouped_by_stage_with_owners_kinds_and_descriptions(definitions):
     graph = definitions.resolve_asset_graph()
-    for key in ("spreadsheets/contacts", "forms/submissions", "customers", "quarantined_rows"):
+    groups = {
+        "spreadsheets/contacts": "ingest",
+        "forms/submissions": "ingest",
+        "customers": "marketing",
+        "quarantined_rows": "contacts",
+    }
+    for key, group in groups.items():
         node = graph.get(dg.AssetKey.from_user_string(key))
-        assert node.group_name == ("ingest" if "/" in key else "customers"), key
+        assert node.group_name == group, key
         assert node.owners == ["team:data-engineering"], key
         assert node.description, key
     assert "xlsx" in graph.get(dg.AssetKey(["spreadsheets", "contacts"])).kinds

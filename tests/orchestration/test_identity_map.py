@@ -23,11 +23,11 @@ def map_metadata(result: dg.ExecuteInProcessResult) -> dict:
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
-def test_the_map_asset_follows_the_identity_model_in_the_customers_group(definitions):
+def test_the_map_asset_follows_the_identity_model_in_the_identity_group(definitions):
     graph = definitions.resolve_asset_graph()
     node = graph.get(dg.AssetKey(["customer_id_map"]))
     assert node.parent_keys == {dg.AssetKey(["int_identity__customer_ids"])}
-    assert (node.group_name, node.owners) == ("customers", ["team:data-engineering"])
+    assert (node.group_name, node.owners) == ("identity", ["team:data-engineering"])
     assert {"python", "parquet"} <= node.kinds
     assert (
         dg.AssetKey(["customer_id_map"])

@@ -305,24 +305,27 @@ def segmented(segmented_home) -> dg.ExecuteInProcessResult:
 def test_the_segment_summary_asset_shows_the_table_and_a_size_and_reach_per_segment(segmented):
     assert segmented.success
     metadata = materialization(segmented, "segment_summary").metadata
-    table = metadata["segment_summary"]
+    table = metadata["segments"]
     assert isinstance(table, dg.TableMetadataValue)
     rows = {record.data["segment"]: record.data for record in table.records}
-    assert list(rows) == [s.name for s in load_segments(SHIPPED)]
-    assert rows["warm_prospects"]["customer_count"] == 2
-    assert rows["cold_prospects"]["customer_count"] == 2
-    assert rows["warm_prospects"]["contactable_share"] == 0.5
-    assert rows["cold_prospects"]["contactable_share"] == 0.5
-    for name in rows:
-        assert isinstance(metadata[f"segment/{name}/size"], dg.IntMetadataValue), name
-    assert metadata["segment/warm_prospects/size"].value == 2
-    assert metadata["segment/warm_prospects/contactable_share"].value == 0.5
-    assert "segment/vip_accounts/contactable_share" not in metadata  # empty: no share to plot
+    names = [s.name for s in load_segments(SHIPPED)]
+    assert list(rows) == names
+    assert rows["warm_prospects"]["customers"] == "2"
+    assert rows["cold_prospects"]["customers"] == "2"
+    assert rows["warm_prospects"]["contactable"] == "50.0 %"
+    assert rows["cold_prospects"]["contactable"] == "50.0 %"
+    # plotted per segment, in priority order: "7 warm_prospects · customers", "7 … · contactable %"
+    for segment in load_segments(SHIPPED):
+        key = f"{segment.priority} {segment.name} · customers"
+        assert isinstance(metadata[key], dg.IntMetadataValue), key
+    assert metadata["7 warm_prospects · customers"].value == 2
+    assert metadata["7 warm_prospects · contactable %"].value == 50.0
+    assert "1 vip_accounts · contactable %" not in metadata  # empty: no share to plot
     assert metadata["dagster/row_count"].value == len(rows)
 
 
 def test_the_customers_asset_keeps_its_counts(segmented):
-    assert materialization(segmented, "customers").metadata["customer_count"].value == 4
+    assert materialization(segmented, "customers").metadata["customers"].value == 4
 
 
 def test_a_segment_below_the_contactable_floor_raises_a_warning(segmented):

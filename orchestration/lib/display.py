@@ -1,0 +1,55 @@
+"""Numbers as a marketer reads them in the Dagster UI: "12.3 %", "1,234", "₩1,234,000", "USD 1,234.50".
+
+The UI prints a metadata table's cells and a float's value as they come (AssetEventMetadataEntriesTable and
+TableMetadataEntryComponent in dagster-webserver), so the text is made here; numbers that Dagster plots stay
+numbers, in percent (12.3, not 0.123) so a plot's axis reads like the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+MISSING = "–"
+# Currencies written with their symbol and no minor unit; every other one is written with its ISO code.
+SYMBOLS = {"KRW": "₩"}
+NO_MINOR_UNIT = {"KRW", "JPY", "VND", "CLP", "ISK", "HUF", "TWD"}
+
+
+def count(value: int | None) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def percent(fraction: float | None) -> str:
+    """0.1234 → "12.3 %"; None (no denominator) → "–"."""
+    return MISSING if fraction is None else f"{fraction * 100:.1f} %"
+
+
+def points(fraction: float | None) -> str:
+    """A difference of two rates in percentage points: 0.021 → "+2.1 pts"."""
+    return MISSING if fraction is None else f"{fraction * 100:+.1f} pts"
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    if amount is None or currency is None:
+        return MISSING
+    digits = 0 if currency in NO_MINOR_UNIT else 2
+    number = f"{abs(amount):,.{digits}f}"
+    sign = "-" if amount < 0 else ""
+    if currency in SYMBOLS:
+        return f"{sign}{SYMBOLS[currency]}{number}"
+    return f"{sign}{currency} {number}"
+
+
+def plotted_percent(fraction: float | None) -> dg.MetadataValue | None:
+    """A rate Dagster plots over materializations, in percent; None when there is nothing to plot."""
+    return None if fraction is None else dg.MetadataValue.float(round(fraction * 100, 2))
+
+
+def text_table(rows: list[dict[str, Any]], columns: list[str]) -> dg.TableMetadataValue:
+    """A table of already formatted cells, its columns in the order given (the ones that matter first)."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({column: row[column] for column in columns}) for row in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(column, "string") for column in columns]),
+    )
