@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import logging
@@ -172,6 +173,15 @@ def _basic_password(request: Request) -> bytes | None:
     return password if colon else None
 
 
+def _secret_forms(secret: str | None) -> list[bytes]:
+    if not secret:
+        return []
+    forms = [secret.encode("utf-8")]
+    with contextlib.suppress(UnicodeEncodeError):
+        forms.append(secret.encode("latin-1"))
+    return list(dict.fromkeys(forms))
+
+
 def _verify_bytes(key: ec.EllipticCurvePublicKey, signature: str, timestamp: str, body: bytes) -> bool:
     try:
         key.verify(base64.b64decode(signature), timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
@@ -205,7 +215,8 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
     event_verifier = EventWebhook()
     event_key = _load_key("DRIPLINE_SENDGRID_WEBHOOK_PUBLIC_KEY", config.event_public_key)
     parse_key = _load_key("DRIPLINE_INBOUND_PARSE_PUBLIC_KEY", config.inbound_parse_public_key)
-    secret = config.inbound_secret.encode("utf-8") if config.inbound_secret else None
+    # Clients encode a non-ASCII password in basic auth as UTF-8 or as Latin-1; both forms of the secret pass.
+    secrets = _secret_forms(config.inbound_secret)
 
     def accept_events(body: bytes, signature: str, timestamp: str, received_at: datetime) -> tuple[Path, int]:
         try:
@@ -262,10 +273,10 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
     async def inbound_endpoint(request: Request) -> Response:
         started, received_at = time.monotonic(), datetime.now(UTC)
         try:
-            if secret is None:
+            if not secrets:
                 raise Rejected(503, "DRIPLINE_INBOUND_SECRET is not set: inbound mail is not accepted")
             password = _basic_password(request)
-            if password is None or not hmac.compare_digest(password, secret):
+            if password is None or not any([hmac.compare_digest(password, form) for form in secrets]):
                 raise Rejected(
                     401,
                     "basic auth with the inbound secret is required",
