@@ -11,11 +11,12 @@ import os
 import re
 import shutil
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from orchestration.lib.campaigns import CampaignDefinitionError, configured_campaigns
-from orchestration.lib.paths import SAMPLE_INBOX_DIR, SAMPLE_MANIFEST
+from orchestration.lib.paths import SAMPLE_INBOX_DIR, SAMPLE_MANIFEST, SAMPLE_SENDGRID_DIR
 from orchestration.lib.segments import SegmentDefinitionError, load_segments
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.warehouse import customer_counts, segment_summary
@@ -48,6 +49,37 @@ def prepare_home(settings: DriplineSettings) -> list[str]:
             ".csv/.json/.jsonl form exports in forms/."
         )
     return notes
+
+
+def replay_sample_tracking(settings: DriplineSettings) -> str | None:
+    """On the demo home only: store the shipped SAMPLE of SendGrid events and replies in the receiver's spool,
+    through the receiver's own storage (so they are collected, deduplicated and credited like real ones). The
+    spool name is the request's receive time and a hash of its bytes: replaying again stores nothing new."""
+    if not settings.is_demo_home or not SAMPLE_SENDGRID_DIR.is_dir():
+        return None
+    from datetime import datetime
+
+    from connectors.webhooks.spool import store_event_request, store_inbound_request
+
+    stored = 0
+    for path in sorted((SAMPLE_SENDGRID_DIR / "events").glob("*.json")):
+        received_at = datetime.strptime(path.name.split("-")[0].removesuffix(".json"), "%Y%m%dT%H%M%S.%fZ")
+        store_event_request(settings.landing_dir, path.read_bytes(), received_at.replace(tzinfo=UTC))
+        stored += 1
+    for path in sorted((SAMPLE_SENDGRID_DIR / "inbound").glob("*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        store_inbound_request(
+            settings.landing_dir,
+            document["fields"],
+            document.get("attachments", []),
+            datetime.fromisoformat(document["received_at"]),
+        )
+        stored += 1
+    return (
+        f"Replayed the shipped SAMPLE of SendGrid events and replies ({stored} requests, "
+        f"{SAMPLE_SENDGRID_DIR}): "
+        "the demo's campaign metrics are made up, not measured."
+    )
 
 
 def demo_as_of(settings: DriplineSettings) -> str | None:
@@ -110,6 +142,22 @@ def warehouse_summary(warehouse: Path, top: int = 5) -> dict[str, Any]:
             """,
             [top],
         ).fetchall()
+        summary["campaign_results"] = (
+            connection.execute(
+                """
+                select campaign, bool_and(rehearsal), sum(sent), sum(delivered),
+                    sum(unique_opens) / nullif(sum(delivered), 0),
+                    sum(unique_clicks) / nullif(sum(delivered), 0),
+                    sum(replies) / nullif(sum(delivered), 0), sum(conversions) / nullif(sum(delivered), 0),
+                    sum(unsubscribes) / nullif(sum(delivered), 0)
+                from campaign_metrics group by campaign order by campaign
+                """
+            ).fetchall()
+            if connection.execute(
+                "select count(*) from information_schema.tables where table_name = 'campaign_metrics'"
+            ).fetchall()[0][0]
+            else []
+        )
     summary["segments"] = segment_summary(warehouse)
     return summary
 
@@ -127,6 +175,8 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
             continue
         if meta.get("skipped"):
             lines.append(f"{key:<22} skipped: {meta.get('skipped_reason', 'not configured')}")
+        elif "summary" in meta:
+            lines.append(f"{key:<22} {meta['summary']}")
         elif "files_landed" in meta:
             lines.append(
                 f"{key:<22} {meta.get('files_landed', 0)} new file(s), {meta.get('files_already_landed', 0)} "
@@ -159,6 +209,15 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
         lines.append("campaigns (due: decided this run; nothing is sent without DRIPLINE_SENDGRID_API_KEY):")
         for key, meta in sorted(campaigns.items()):
             lines.append(f"  {key.removeprefix('campaigns/'):<26} {meta.get('summary', '')}")
+    if summary.get("campaign_results"):
+        lines.append(
+            "campaign results (sent, delivered; then of delivered: opened, clicked, replied, converted, "
+            "unsubscribed):"
+        )
+        for name, rehearsal, sent, delivered, *rates in summary["campaign_results"]:
+            shares = "  ".join("   -" if rate is None else f"{rate:>4.0%}" for rate in rates)
+            marker = "  (dry run: sample events)" if rehearsal else ""
+            lines.append(f"  {name:<26} {sent:>6} sent {delivered:>6} delivered  {shares}{marker}")
     reasons = summary["quarantine_reasons"]
     if reasons:
         lines.append("quarantined rows (values are in the quarantined_rows table):")
@@ -240,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for note in prepare_home(settings):
         print(note)
+    replayed = replay_sample_tracking(settings)
+    if replayed:
+        print(replayed)
     use_home(settings)
     if os.environ.get("DRIPLINE_AS_OF") and settings.as_of is None:
         print(

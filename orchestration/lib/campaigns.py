@@ -224,6 +224,9 @@ class Campaign(_Strict):
     )
     frequency_cap: FrequencyCap | None = None
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    # A purchase or form submission this many days after a mail counts as its conversion (campaign_metrics,
+    # campaign_lift).
+    attribution_days: int = Field(default=7, ge=1, le=90)
     enabled: bool = True
 
     # Set by load_campaigns: where the definition came from, for messages and template files.

@@ -11,6 +11,7 @@ from connectors.apis.shopify import landing_zone as shopify_zone
 from connectors.apis.typeform import responses_zone, walks_zone
 from connectors.core.landing import LandingZone
 from connectors.files.orders import orders_zone
+from connectors.webhooks.pickup import events_zone, replies_zone
 from orchestration.lib.identity import customer_id_map_zone
 from orchestration.lib.outreach import suppressions_zone
 from orchestration.lib.send_ledger import ledger_zones
@@ -29,6 +30,8 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         customer_id_map_zone(landing_dir),
         *ledger_zones(landing_dir),
         suppressions_zone(landing_dir),
+        events_zone(landing_dir),
+        replies_zone(landing_dir),
     ]
 
 

@@ -104,6 +104,7 @@ class CampaignRunReport:
     statuses: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     recovered_unknown: int = 0
+    confirmed_unknown: int = 0
     requests: int = 0
     retries: int = 0
     rate_limit_waits: int = 0
@@ -363,6 +364,149 @@ def _load_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path)
         )
 
 
+# What SendGrid's events say of an address, as a suppression: the latest of a group's unsubscribe and
+# resubscribe wins; a blocked bounce is temporary (a full mailbox, a greylisting server): it suppresses
+# nothing.
+_EVENT_SUPPRESSIONS = {"unsubscribe": "global_unsubscribe", "spamreport": "spam_report", "bounce": "bounce"}
+
+
+def _parquet_files(landing_dir: Path, source: str, entity: str) -> list[str]:
+    directory = landing_dir / source / entity
+    return sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
+
+
+def _load_engagement(
+    connection: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    ledger: SendLedger,
+    campaign: Campaign,
+    now: datetime,
+) -> None:
+    """What customers did with the mail, from the events and replies the receiver landed (until ``now``):
+
+    - an unsubscribe, a group unsubscribe (unless resubscribed since), a spam report or a hard bounce joins
+      the ``suppressions`` table, so it stops this and every other drip before the next step even when
+      SendGrid's suppression lists were not pulled yet (a missed reconciliation);
+    - a person's reply (not an automatic one) to a send of this campaign, found by the reply-to token, or else
+      by the address it came from, fills ``replies`` (customer_id, cycle or null for any, replied_at).
+    """
+    events = _parquet_files(landing_dir, "sendgrid", "events")
+    if events:
+        rows = connection.execute(
+            """
+            with exit_events as (
+                select email, event, asm_group_id, event_at
+                from read_parquet(?, union_by_name = true)
+                where
+                    event in ('unsubscribe', 'spamreport', 'bounce', 'group_unsubscribe', 'group_resubscribe')
+                    and email is not null and event_at <= ?
+                    and (event <> 'bounce' or coalesce(lower(type), 'bounce') <> 'blocked')
+            )
+            select email, event, asm_group_id, max(event_at) from exit_events
+            where event not in ('group_unsubscribe', 'group_resubscribe')
+            group by all
+            union all
+            select email, 'group_unsubscribe', asm_group_id, max(event_at) from exit_events
+            where event in ('group_unsubscribe', 'group_resubscribe')
+            group by email, asm_group_id
+            having arg_max(event, event_at) = 'group_unsubscribe'
+            """,
+            [events, now],
+        ).fetchall()
+        suppressed = [
+            (
+                normalize_email(email)[0] or email.strip().lower(),
+                _EVENT_SUPPRESSIONS.get(event, event),
+                group_id,
+                at,
+            )
+            for email, event, group_id, at in rows
+        ]
+        if suppressed:
+            connection.register(
+                "event_suppressions",
+                _arrow(
+                    ("email_key", "kind", "group_id", "created_at"),
+                    suppressed,
+                    {"group_id": pa.int64(), "created_at": pa.timestamp("us", tz="UTC")},
+                ),
+            )
+            connection.execute("insert into suppressions by name select * from event_suppressions")
+            connection.unregister("event_suppressions")
+    connection.execute(
+        "create or replace temp table replies (customer_id varchar, cycle varchar, replied_at timestamptz)"
+    )
+    inbound = _parquet_files(landing_dir, "sendgrid", "replies")
+    if not inbound:
+        return
+    human = connection.execute(
+        """
+        select reply_token, from_address, received_at from read_parquet(?, union_by_name = true)
+        where auto_reply_reason is null and received_at <= ?
+        """,
+        [inbound, now],
+    ).fetchall()
+    tokens = sorted({token for token, _, _ in human if token})
+    by_token = {}
+    for start in range(0, len(tokens), 500):
+        chunk = tokens[start : start + 500]
+        for send_id, customer_id, cycle in ledger.rows(
+            "sends",
+            ("send_id", "customer_id", "cycle"),
+            f"where campaign = ? and send_id in ({', '.join('?' * len(chunk))})",
+            [campaign.name, *chunk],
+        ):
+            by_token[send_id] = (customer_id, cycle)
+    matched = [(*by_token[token], at) for token, _, at in human if token in by_token]
+    # No known token (a reply to the sender's own address, a forward): the customer whose address it is.
+    senders = [
+        (normalize_email(address)[0], at)
+        for token, address, at in human
+        if token not in by_token and address and normalize_email(address)[0]
+    ]
+    if senders:
+        connection.register(
+            "reply_senders",
+            _arrow(("email_key", "replied_at"), senders, {"replied_at": pa.timestamp("us", tz="UTC")}),
+        )
+        matched += connection.execute(
+            """
+            select c.customer_id, null, r.replied_at
+            from reply_senders as r inner join wh.main.customers as c on r.email_key = c.primary_email
+            """
+        ).fetchall()
+        connection.unregister("reply_senders")
+    if matched:
+        connection.register(
+            "reply_rows",
+            _arrow(
+                ("customer_id", "cycle", "replied_at"), matched, {"replied_at": pa.timestamp("us", tz="UTC")}
+            ),
+        )
+        connection.execute("insert into replies by name select * from reply_rows")
+        connection.unregister("reply_rows")
+
+
+def resolve_unknown_sends(ledger: SendLedger, landing_dir: Path) -> int:
+    """Sends left ``unknown`` (a run died between SendGrid's answer and recording it) that the landed events
+    name by their send_id are marked sent, at their first event; returns how many. Call holding the lock."""
+    unknown = [row[0] for row in ledger.rows("sends", ("send_id",), "where status = 'unknown'")]
+    events = _parquet_files(landing_dir, "sendgrid", "events")
+    if not unknown or not events:
+        return 0
+    with duckdb.connect() as connection:
+        confirmations = connection.execute(
+            """
+            select send_id, min(event_at), min(split_part(sg_message_id, '.', 1))
+            from read_parquet(?, union_by_name = true)
+            where send_id in (select unnest(?::varchar[])) and event_at is not null
+            group by send_id
+            """,
+            [events, unknown],
+        ).fetchall()
+    return ledger.confirm_unknown(confirmations)
+
+
 def _audience_condition(campaign: Campaign) -> tuple[str, list[Any]]:
     conditions, params = ["true"], []
     if campaign.audience.segments:
@@ -612,6 +756,13 @@ def _exits(
                 on c.primary_email = s.email_key
                 and (s.kind <> 'group_unsubscribe' or s.group_id is not distinct from ?)
             group by c.customer_id
+        ),
+        replied as (
+            select distinct active.customer_id, active.cycle
+            from active inner join replies as r
+                on active.customer_id = r.customer_id
+                and (r.cycle is null or r.cycle = active.cycle)
+                and r.replied_at > active.enrolled_at
         )
         select active.customer_id, active.cycle,
             case
@@ -620,6 +771,7 @@ def _exits(
                     list_has_any(cs.kinds, ?::varchar[])
                     or (? and not c.consent_email and {consent_at} > active.enrolled_at)
                 ) then 'unsubscribed'
+                when ? and replied.customer_id is not null then 'replied'
                 when ? and c.last_purchase_at > active.enrolled_at then 'converted'
                 when ? and audience.customer_id is null then 'left_audience'
             end as reason
@@ -627,6 +779,7 @@ def _exits(
         left join wh.main.customers as c on active.customer_id = c.customer_id
         left join audience on active.customer_id = audience.customer_id
         left join customer_suppressions as cs on active.customer_id = cs.customer_id
+        left join replied on active.customer_id = replied.customer_id and active.cycle = replied.cycle
         where reason is not null
         """,
         [
@@ -636,6 +789,7 @@ def _exits(
             "unsubscribed" in exit_on,
             unsubscribe_kinds or [""],
             campaign.is_marketing,
+            "replied" in exit_on,
             "converted" in exit_on,
             "left_audience" in exit_on,
         ],
@@ -935,6 +1089,7 @@ def plan_campaign(
     now = context.now
     with _connect_warehouse(warehouse, context.zone.key) as connection:
         _load_suppressions(connection, landing_dir)
+        _load_engagement(connection, landing_dir, ledger, campaign, now)
         condition, params = _audience_condition(campaign)
         connection.execute(
             f"create temp table audience as select customer_id from wh.main.customers where {condition}",
@@ -986,6 +1141,7 @@ def run_campaign(
         if on_locked:
             on_locked()
         report.recovered_unknown, _ = ledger.recover(context.now)
+        report.confirmed_unknown = resolve_unknown_sends(ledger, landing_dir)
         decisions = plan_campaign(campaign, warehouse, landing_dir, ledger, context, report)
         queued_ids = set(ledger.decide(decisions, context.now, claim=uuid.uuid4().hex))
         queued = [

@@ -381,6 +381,27 @@ class SendLedger:
                 ],
             )
 
+    def confirm_unknown(self, confirmations: Sequence[tuple[str, datetime, str | None]]) -> int:
+        """Resolve ``unknown`` sends that SendGrid's events name: (send_id, first event time, the request's
+        X-Message-Id or None). SendGrid accepted them, so they are ``sent`` (at their first event); a send
+        with no event stays unknown, never resent. Returns the rows resolved."""
+        if not confirmations:
+            return 0
+        with self.transaction() as (connection, seq):
+            return sum(
+                connection.execute(
+                    """
+                    update sends set status = 'sent', sent_at = ?, seq = ?,
+                        sg_message_id = coalesce(sg_message_id, ?),
+                        reason = 'was unknown (the run stopped mid-request); '
+                            || 'SendGrid''s events show it was sent'
+                    where send_id = ? and status = 'unknown'
+                    """,
+                    [iso(at), seq, message_id, send_id],
+                ).rowcount
+                for send_id, at, message_id in confirmations
+            )
+
     def max_seq(self) -> int:
         with self._connection() as connection:
             return connection.execute("select value from ledger_meta where key = 'seq'").fetchone()[0]
