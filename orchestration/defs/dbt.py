@@ -55,21 +55,25 @@ MARKETING_DESCRIPTIONS = {
     ),
 }
 GROUPS_BY_NAME = {
+    "campaign_events": "tracking",
+    "campaign_lift": "tracking",
     "customer_source_records": "identity",
     "customer_match_evidence": "identity",
     "customer_id_history": "identity",
     "quarantined_rows": "contacts",
     "segment_memberships": "segmentation",
 }
-# First match wins: purchases are the orders step even though they are computed per customer.
+# First match wins: purchases are the orders step even though they are computed per customer. The tracking
+# models (SendGrid's events into campaign results) join the receiver's landed events (defs/tracking.py).
 GROUPS_BY_PREFIX = (
+    ("stg_sendgrid__", "tracking"),
+    ("int_campaigns__", "tracking"),
     ("stg_identity__", "identity"),
     ("int_identity__", "identity"),
     ("int_contacts__", "contacts"),
     ("int_orders__", "orders"),
     ("int_customers__purchase", "orders"),
     ("int_customers__", "segmentation"),
-    ("stg_", "staging"),
 )
 
 
@@ -78,15 +82,17 @@ class DriplineDbtTranslator(DagsterDbtTranslator):
         name = dbt_resource_props["name"]
         if name in MARKETING_MODELS:
             return MARKETING
-        if "outreach" in dbt_resource_props.get("tags", []):
-            return "outreach"
         if name in GROUPS_BY_NAME:
             return GROUPS_BY_NAME[name]
-        if dbt_resource_props["resource_type"] == "seed":
-            return "identity"  # name lists, placeholders, mailboxes and overrides the matching reads
         for prefix, group in GROUPS_BY_PREFIX:
             if name.startswith(prefix):
                 return group
+        if "outreach" in dbt_resource_props.get("tags", []):
+            return "outreach"  # the send ledger's sends and enrolments
+        if dbt_resource_props["resource_type"] == "seed":
+            return "identity"  # name lists, placeholders, mailboxes and overrides the matching reads
+        if name.startswith("stg_"):
+            return "staging"
         return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "models"
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:

@@ -21,9 +21,9 @@ def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 
 
-def percent(fraction: float | None) -> str:
+def percent(fraction: float | None, digits: int = 1) -> str:
     """0.1234 → "12.3 %"; None (no denominator) → "–"."""
-    return MISSING if fraction is None else f"{fraction * 100:.1f} %"
+    return MISSING if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
 def points(fraction: float | None) -> str:

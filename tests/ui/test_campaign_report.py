@@ -148,3 +148,17 @@ def test_rates_read_as_percentages():
         display.MISSING,
         "-0.5 pts",
     )
+
+
+def test_the_deliverability_checks_warn_on_the_campaigns_past_their_limits(tmp_path, monkeypatch):
+    from orchestration.defs.checks import campaign_rate_checks
+
+    build_warehouse(tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path))
+    monkeypatch.setenv("DRIPLINE_MAX_SPAM_REPORT_RATE", "0.0005")
+    bounce, spam = (check() for check in campaign_rate_checks)
+    assert (bounce.passed, bounce.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert bounce.description == "bounce rate above 5.00 %: win_back 8.33 %"
+    assert (spam.passed, spam.description) == (False, "spam-report rate above 0.05 %: welcome 0.05 %")
+    monkeypatch.setenv("DRIPLINE_MAX_BOUNCE_RATE", "0.1")
+    assert next(check() for check in campaign_rate_checks).passed
