@@ -66,6 +66,7 @@ from connectors.webhooks.spool import (
     EVENTS,
     INBOUND,
     ensure_directory,
+    remove_stale_temporaries,
     spool_dir,
     store_event_request,
     store_inbound_request,
@@ -301,6 +302,7 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
 
     for kind in (EVENTS, INBOUND):
         ensure_directory(spool_dir(landing_dir, kind))
+    remove_stale_temporaries(landing_dir)
     return Starlette(
         routes=[
             Route(EVENTS_PATH, events_endpoint, methods=["POST"]),

@@ -22,13 +22,14 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.core.landing import TEMP_PREFIX, TEMP_SUFFIX
+from connectors.core.landing import STALE_TEMP_SECONDS, TEMP_PREFIX, TEMP_SUFFIX
 
 SPOOL_PARTS = ("sendgrid", "webhook_requests")
 EVENTS = "events"
@@ -81,6 +82,21 @@ def ensure_directory(directory: Path) -> None:
         except FileExistsError:
             continue
         _fsync_directory(path.parent)
+
+
+def remove_stale_temporaries(landing_dir: Path) -> int:
+    """Remove what a killed receiver left half-written (never acknowledged, so nothing is lost)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    removed = 0
+    for kind in (EVENTS, INBOUND):
+        directory = spool_dir(landing_dir, kind)
+        if not directory.is_dir():
+            continue
+        for leftover in directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _fsync_directory(directory: Path) -> None:

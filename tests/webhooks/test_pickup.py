@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from connectors.webhooks import (
     store_inbound_request,
 )
 from connectors.webhooks.pickup import EVENT_SCHEMA, REPLY_SCHEMA, events_zone, replies_zone
-from connectors.webhooks.spool import durable_write, spool_dir
+from connectors.webhooks.spool import durable_write, remove_stale_temporaries, spool_dir
 
 RECEIVED = datetime(2026, 12, 8, 1, 2, 3, 456789, tzinfo=UTC)
 
@@ -306,3 +308,16 @@ def test_a_naive_receive_time_is_refused(tmp_path):
     with pytest.raises(ValueError, match="timezone-aware"):
         store_event_request(tmp_path, b"[]", received_at=datetime(2026, 1, 1))
     assert not Path(tmp_path, "sendgrid").exists() or not list(spool_dir(tmp_path, "events").iterdir())
+
+
+def test_half_written_temporaries_older_than_six_hours_are_removed_and_fresh_ones_kept(tmp_path):
+    directory = spool_dir(tmp_path, "inbound")
+    directory.mkdir(parents=True)
+    old, fresh = directory / ".tmp-a-x.json.partial", directory / ".tmp-b-y.json.partial"
+    old.write_text("{")
+    fresh.write_text("{")
+    finished = store_inbound_request(tmp_path, {"from": "a@example.com"}, (), RECEIVED)
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    os.utime(finished, (time.time() - 7 * 3600,) * 2)
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert sorted(p.name for p in directory.iterdir()) == sorted([fresh.name, finished.name])
