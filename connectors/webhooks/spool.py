@@ -169,11 +169,15 @@ def inbound_document(
     stored = []
     for attachment in attachments:
         if isinstance(attachment, Mapping):
+            if "content" in attachment:
+                content = bytes(attachment["content"])  # type: ignore[arg-type]
+            else:  # a spool file's own attachment, replayed
+                content = base64.b64decode(str(attachment["content_base64"]), validate=True)
             attachment = InboundAttachment(
                 field=str(attachment["field"]),
                 filename=attachment.get("filename"),  # type: ignore[arg-type]
                 content_type=attachment.get("content_type"),  # type: ignore[arg-type]
-                content=bytes(attachment["content"]),  # type: ignore[arg-type]
+                content=content,
             )
         stored.append(
             {
@@ -203,7 +207,7 @@ def store_inbound_request(
     ``fields`` are the text form fields, already decoded (``headers``, ``from``, ``to``, ``subject``,
     ``text``, ``envelope``, ``charsets`` …, or ``email`` in raw mode); ``attachments`` are
     ``InboundAttachment``s or mappings with ``field``, ``filename``, ``content_type`` and ``content``
-    (bytes).
+    (bytes) or ``content_base64`` (as a spool file holds them, so a spool document replays as it is).
     """
     moment = _utc(received_at)
     document = inbound_document(fields, attachments, moment)

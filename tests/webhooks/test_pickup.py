@@ -203,6 +203,19 @@ def test_a_human_reply_lands_with_threading_headers_sender_token_and_no_attachme
     assert "content_base64" not in row["record"]
 
 
+def test_a_spool_document_replays_as_it_is_attachments_included(tmp_path):
+    attachment = InboundAttachment("attachment1", "a.bin", "application/octet-stream", b"\x00\x01\xff")
+    first = store_inbound_request(tmp_path, REPLY, [attachment], RECEIVED)
+    document = json.loads(first.read_text(encoding="utf-8"))
+    again = store_inbound_request(
+        tmp_path / "elsewhere",
+        document["fields"],
+        document["attachments"],
+        datetime.fromisoformat(document["received_at"]),
+    )
+    assert again.name == first.name and again.read_bytes() == first.read_bytes()
+
+
 def test_the_reply_token_comes_from_the_envelope_when_the_to_header_has_none(tmp_path):
     fields = {**REPLY, "to": "Dripline News <news@reply.example.com>"}
     store_inbound_request(tmp_path, fields, (), RECEIVED)
