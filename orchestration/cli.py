@@ -368,6 +368,7 @@ def receiver(settings: DriplineSettings) -> int:
     # TLS and may forward the client address; our own log line per request replaces uvicorn's access log.
     uvicorn.run(
         app,
+    # Past 64 posts at once (each may hold a body up to the size limit) uvicorn answers 503; SendGrid retries.
         host=settings.receiver_host,
         port=settings.receiver_port,
         access_log=False,
@@ -375,6 +376,7 @@ def receiver(settings: DriplineSettings) -> int:
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )
+        limit_concurrency=64,
     return 0
 
 

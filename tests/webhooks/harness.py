@@ -89,6 +89,10 @@ def spool_entries(home: Path) -> list[Path]:
     )
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class ReceiverProcess:
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.home = home
@@ -105,7 +109,20 @@ class ReceiverProcess:
         }
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> ReceiverProcess:
+    def start(self, timeout: float = 60, attempts: int = 3) -> ReceiverProcess:
+        """Start and wait for /healthz; a port another process took meanwhile is traded for a new one."""
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                self.env["DRIPLINE_RECEIVER_PORT"] = str(self.port)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> ReceiverProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -118,6 +135,8 @@ class ReceiverProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log().lower():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"the receiver exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
