@@ -52,10 +52,12 @@ def prepare_home(settings: DriplineSettings) -> list[str]:
 
 
 def replay_sample_tracking(settings: DriplineSettings) -> str | None:
-    """On the demo home only: store the shipped SAMPLE of SendGrid events and replies in the receiver's spool,
-    through the receiver's own storage (so they are collected, deduplicated and credited like real ones). The
-    spool name is the request's receive time and a hash of its bytes: replaying again stores nothing new."""
-    if not settings.is_demo_home or not SAMPLE_SENDGRID_DIR.is_dir():
+    """On the demo home (or as DRIPLINE_SAMPLE_EVENTS says), and never where mail is really sent: store the
+    shipped SAMPLE of SendGrid events and replies in the receiver's spool, through the receiver's own storage
+    (so they are collected, deduplicated and credited like real ones). The spool name is the request's
+    receive time and a hash of its bytes: replaying again stores nothing new."""
+    replay = settings.is_demo_home if settings.sample_events is None else settings.sample_events
+    if not replay or settings.effective_send_mode != "dry_run" or not SAMPLE_SENDGRID_DIR.is_dir():
         return None
     from datetime import datetime
 
@@ -366,17 +368,17 @@ def receiver(settings: DriplineSettings) -> int:
     )
     # One worker: the spool writes are fsync-bound and run in its thread pool. The proxy in front terminates
     # TLS and may forward the client address; our own log line per request replaces uvicorn's access log.
+    # Past 64 posts at once (each may hold a body up to the size limit) uvicorn answers 503; SendGrid retries.
     uvicorn.run(
         app,
-    # Past 64 posts at once (each may hold a body up to the size limit) uvicorn answers 503; SendGrid retries.
         host=settings.receiver_host,
         port=settings.receiver_port,
         access_log=False,
         server_header=False,
         proxy_headers=True,
+        limit_concurrency=64,
         timeout_graceful_shutdown=30,
     )
-        limit_concurrency=64,
     return 0
 
 

@@ -31,6 +31,8 @@ def run(tmp_path_factory, dbt_manifest):
         # The sample's segments are planted as of its demo clock, not as of today.
         patch.setenv("DRIPLINE_AS_OF", MANIFEST["as_of"])
         patch.setenv("DAGSTER_HOME", str(home / "dagster"))
+        # as on the demo home: the shipped sample of SendGrid events and replies is replayed
+        patch.setenv("DRIPLINE_SAMPLE_EVENTS", "true")
         first_code = cli.main(["run"])
         with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
             first_ids = connection.execute(
@@ -153,9 +155,7 @@ def test_the_customers_asset_reports_its_counts_in_the_homes_dagster_instance(ru
     assert metadata["customers"] == customers
     assert metadata["merged records"] == records - customers > 0
     assert metadata["email consent %"] == pytest.approx(100 * consented / customers, abs=0.01)
-    assert metadata["quarantined rows"] == len(
-        MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"]
-    )
+    assert metadata["quarantined rows"] == len(MANIFEST["rejected"] + ORDERS["rejected"] + ORDERS["unlinked"])
     # The second run landed nothing new; its metadata says so.
     spreadsheets = [f for f in MANIFEST["files"] if f.startswith("spreadsheets/")]
     assert ingest.asset_materialization.metadata["files_already_landed"].value == len(spreadsheets)
@@ -379,3 +379,52 @@ def test_marketing_subjects_carry_the_korean_advertising_marker_and_every_footer
         footer = message["content"][-1]["value"]
         assert "서울특별시 성동구 성수이로 113" in footer and "<%asm_group_unsubscribe_raw_url%>" in footer
         assert message["asm"] == {"group_id": 21001}
+
+
+def test_the_shipped_sample_of_events_is_credited_once_to_the_demos_sends(run):
+    """Every sample event finds its send (the demo's send ids are deterministic), is counted once however
+    many times it was posted and replayed (two runs), and the metrics are the sample's own counts."""
+    sample = REPO_ROOT / "sample_data" / "sendgrid"
+    events = {
+        e["sg_event_id"]: e
+        for path in sorted((sample / "events").glob("*.json"))
+        for e in json.loads(path.read_text(encoding="utf-8"))
+    }
+    replies = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((sample / "inbound").glob("*.json"))]
+    db = run["db"]
+    landed = dict(
+        db.execute(
+            "select event_key, send_id from campaign_events where event not in ('reply', 'auto_reply')"
+        ).fetchall()
+    )
+    assert set(landed) == set(events)
+    assert all(landed[key] == e["send_id"] for key, e in events.items())
+    [(matched_replies,)] = db.execute(
+        "select count(*) from campaign_events where event in ('reply', 'auto_reply') and send_id is not null"
+    ).fetchall()
+    assert matched_replies == len(replies)
+
+    def sends_with(predicate) -> dict[str, set]:
+        found: dict[str, set] = {}
+        for e in events.values():
+            if predicate(e):
+                found.setdefault(e["campaign"], set()).add(e["send_id"])
+        return found
+
+    bounced = sends_with(lambda e: e["event"] == "bounce")
+    delivered = sends_with(lambda e: e["event"] == "delivered")
+    human = sends_with(
+        lambda e: (e["event"] == "open" and not e.get("sg_machine_open")) or e["event"] == "click"
+    )
+    metrics = {
+        campaign: (delivered_, opens, bounced_)
+        for campaign, delivered_, opens, bounced_ in db.execute(
+            "select campaign, sum(delivered), sum(unique_opens), sum(bounced) "
+            "from campaign_metrics group by campaign"
+        ).fetchall()
+    }
+    for campaign, (delivered_, opens, bounced_) in metrics.items():
+        assert delivered_ == len(delivered.get(campaign, set()) - bounced.get(campaign, set())), campaign
+        assert opens == len(human.get(campaign, set())), campaign
+        assert bounced_ == len(bounced.get(campaign, set())), campaign
+    assert sum(opens for _, opens, _ in metrics.values()) > 0

@@ -110,6 +110,12 @@ class DriplineSettings(BaseSettings):
         default=None,
         description="Segmentation time: an ISO date or time (no offset: local_timezone); default now.",
     )
+    sample_events: bool | None = Field(
+        default=None,
+        description="`dripline run` replays the shipped SAMPLE of SendGrid events and replies "
+        "(sample_data/sendgrid) through the receiver's spool; default: on the demo home only. Never when "
+        "sending for real (an API key and DRIPLINE_SEND_MODE sandbox or live).",
+    )
     segments_file: Path = Field(
         default=REPO_ROOT / "segments.yml", description="The segment definitions (docs/segments.md)."
     )
