@@ -379,3 +379,10 @@ def test_what_the_receiver_spooled_is_what_the_pickup_lands(basic_receiver, sign
         report.already_collected == before.event_requests + before.inbound_requests + before.already_collected
     )
     assert report.unparseable == 0
+
+
+def test_a_key_that_is_not_a_public_key_stops_the_receiver_at_start_naming_the_setting(tmp_path):
+    receiver = ReceiverProcess(tmp_path / "home", {"DRIPLINE_INBOUND_PARSE_PUBLIC_KEY": "bm90IGEga2V5"})
+    with pytest.raises(RuntimeError, match="exited with 2") as failure:
+        receiver.start()
+    assert "DRIPLINE_INBOUND_PARSE_PUBLIC_KEY is not a base64 public key" in str(failure.value)
