@@ -16,6 +16,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from connectors.apis.sendgrid import SendGridError, SendGridMailer
 from orchestration.defs.dbt import dripline_dbt_models
+from orchestration.defs.tracking import EVENTS_KEY, REPLIES_KEY
 from orchestration.lib.campaigns import (
     Campaign,
     CampaignDefinitionError,
@@ -98,6 +99,9 @@ def build_campaign_asset(campaign: Campaign) -> dg.AssetsDefinition:
             get_asset_key_for_model([dripline_dbt_models], "customers"),
             get_asset_key_for_model([dripline_dbt_models], "customer_source_records"),
             get_asset_key_for_model([dripline_dbt_models], "segment_memberships"),
+            # unsubscribes, bounces, spam reports and replies end drips before the next step
+            EVENTS_KEY,
+            REPLIES_KEY,
         ],
         check_specs=[
             dg.AssetCheckSpec(

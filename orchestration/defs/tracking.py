@@ -8,11 +8,12 @@ dbt reads (sendgrid/events, sendgrid/replies); `make run` collects as part of th
 has stored something new, for a deployment that runs on schedules.
 """
 
-
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
 from connectors.webhooks.pickup import collect_webhook_requests
 from connectors.webhooks.spool import EVENTS, INBOUND, spool_files
+from orchestration.defs.dbt import dripline_outreach_models
 from orchestration.lib.settings import DriplineSettings
 
 EVENTS_KEY = dg.AssetKey(["sendgrid", "events"])
@@ -74,7 +75,12 @@ def sendgrid_webhook_requests(context: dg.AssetExecutionContext):
 
 tracking_job = dg.define_asset_job(
     "tracking_job",
-    selection=dg.AssetSelection.assets(EVENTS_KEY, REPLIES_KEY).downstream(),
+    # The dbt models that read the events, and nothing else downstream: the campaign assets (which also read
+    # them, for exits) send mail, and a new batch of events must never start a send.
+    selection=dg.AssetSelection.assets(EVENTS_KEY, REPLIES_KEY)
+    | build_dbt_asset_selection(
+        [dripline_outreach_models], dbt_select="stg_sendgrid__events+ stg_sendgrid__replies+"
+    ),
     description="Collect what the receiver stored, then rebuild the campaign events and metrics.",
 )
 
