@@ -57,7 +57,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -254,6 +254,9 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
             path, count = await run_in_threadpool(accept_events, body, signature, timestamp, received_at)
         except Rejected as rejected:
             return _rejection(EVENTS_PATH, rejected)
+        except ClientDisconnect:
+            log.info("%s: the client went away before its body arrived; nothing stored", EVENTS_PATH)
+            return Response(status_code=400)
         except OSError as error:
             return _storage_failure(EVENTS_PATH, error)
         return _stored(EVENTS_PATH, path, started, f"{count} events")
@@ -293,6 +296,9 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
             path, count = await run_in_threadpool(accept_inbound, body, content_type, signed, received_at)
         except Rejected as rejected:
             return _rejection(INBOUND_PATH, rejected)
+        except ClientDisconnect:
+            log.info("%s: the client went away before its body arrived; nothing stored", INBOUND_PATH)
+            return Response(status_code=400)
         except OSError as error:
             return _storage_failure(INBOUND_PATH, error)
         return _stored(INBOUND_PATH, path, started, f"{count} attachments")
