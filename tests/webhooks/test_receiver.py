@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -386,3 +387,16 @@ def test_a_key_that_is_not_a_public_key_stops_the_receiver_at_start_naming_the_s
     with pytest.raises(RuntimeError, match="exited with 2") as failure:
         receiver.start()
     assert "DRIPLINE_INBOUND_PARSE_PUBLIC_KEY is not a base64 public key" in str(failure.value)
+
+
+def test_a_client_that_goes_away_mid_body_leaves_nothing_and_the_receiver_serves_on(receiver, signer):
+    body = event_batch(400, 20)
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), **signer.headers(body)}
+    before = spool_entries(receiver.home)
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as connection:
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        connection.sendall(f"POST {EVENTS_PATH} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body[:1000])
+        time.sleep(0.2)
+    time.sleep(0.2)
+    assert spool_entries(receiver.home) == before
+    assert post_events(receiver, body, signer.headers(body)).status_code == 200
