@@ -17,18 +17,28 @@ SYMBOLS = {"KRW": "₩"}
 NO_MINOR_UNIT = {"KRW", "JPY", "VND", "CLP", "ISK", "HUF", "TWD"}
 
 
+def name(identifier: str) -> str:
+    """A campaign, step or segment name as a table cell: words apart, so that a narrow column wraps it
+    ("consent reconfirmation"), and a soft hyphen in a long word, which shows only where it breaks."""
+    return " ".join(
+        "\N{SOFT HYPHEN}".join(word[i : i + 8] for i in range(0, len(word), 8)) if len(word) > 10 else word
+        for word in identifier.split("_")
+    )
+
+
 def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:
-    """0.1234 → "12.3 %"; None (no denominator) → "–"."""
-    return MISSING if fraction is None else f"{fraction * 100:.{digits}f} %"
+    """0.1234 → "12.3 %" (a no-break space: a narrow column never wraps the sign away); None (no
+    denominator) → "–"."""
+    return MISSING if fraction is None else f"{fraction * 100:.{digits}f}\N{NO-BREAK SPACE}%"
 
 
 def points(fraction: float | None) -> str:
     """A difference of two rates in percentage points: 0.021 → "+2.1 pts"."""
-    return MISSING if fraction is None else f"{fraction * 100:+.1f} pts"
+    return MISSING if fraction is None else f"{fraction * 100:+.1f}\N{NO-BREAK SPACE}pts"
 
 
 def money(amount: float | None, currency: str | None) -> str:

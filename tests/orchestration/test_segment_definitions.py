@@ -308,19 +308,19 @@ def test_the_segment_summary_asset_shows_the_table_and_a_size_and_reach_per_segm
     table = metadata["segments"]
     assert isinstance(table, dg.TableMetadataValue)
     rows = {record.data["segment"]: record.data for record in table.records}
-    names = [s.name for s in load_segments(SHIPPED)]
+    names = [s.name.replace("_", " ") for s in load_segments(SHIPPED)]
     assert list(rows) == names
-    assert rows["warm_prospects"]["customers"] == "2"
-    assert rows["cold_prospects"]["customers"] == "2"
-    assert rows["warm_prospects"]["contactable"] == "50.0 %"
-    assert rows["cold_prospects"]["contactable"] == "50.0 %"
-    # plotted per segment, in priority order: "7 warm_prospects · customers", "7 … · contactable %"
+    assert rows["warm prospects"]["customers"] == "2"
+    assert rows["cold prospects"]["customers"] == "2"
+    assert rows["warm prospects"]["contactable"] == "50.0\N{NO-BREAK SPACE}%"
+    assert rows["cold prospects"]["contactable"] == "50.0\N{NO-BREAK SPACE}%"
+    # plotted per segment, in priority order: "7 warm prospects · customers", "7 … · contactable %"
     for segment in load_segments(SHIPPED):
-        key = f"{segment.priority} {segment.name} · customers"
+        key = f"{segment.priority} {segment.name.replace('_', ' ')} · customers"
         assert isinstance(metadata[key], dg.IntMetadataValue), key
-    assert metadata["7 warm_prospects · customers"].value == 2
-    assert metadata["7 warm_prospects · contactable %"].value == 50.0
-    assert "1 vip_accounts · contactable %" not in metadata  # empty: no share to plot
+    assert metadata["7 warm prospects · customers"].value == 2
+    assert metadata["7 warm prospects · contactable %"].value == 50.0
+    assert "1 vip accounts · contactable %" not in metadata  # empty: no share to plot
     assert metadata["dagster/row_count"].value == len(rows)
 
 

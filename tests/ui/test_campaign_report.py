@@ -62,33 +62,57 @@ def warehouse(tmp_path) -> Path:
     return build_warehouse(tmp_path / "warehouse.duckdb")
 
 
+def cells(table: dg.TableMetadataValue) -> list[dict]:
+    """The rows as read on screen: no-break spaces are spaces, soft hyphens do not show."""
+    return [
+        {k: v.replace("\N{NO-BREAK SPACE}", " ").replace("\N{SOFT HYPHEN}", "") for k, v in r.data.items()}
+        for r in table.records
+    ]
+
+
 def test_one_row_per_campaign_and_step_with_rates_over_all_its_send_dates(warehouse):
     table = campaign_metrics_metadata(warehouse)["campaigns"]
-    rows = [record.data for record in table.records]
-    assert [column.name for column in table.schema.columns][:3] == ["campaign", "step", "sent"]
-    # welcome/hello: 1,000 sent, 970 delivered, 247 opens (25.5 %), 50 clicks, 10 replies, 18 conversions
+    rows = cells(table)
+    assert [column.name for column in table.schema.columns] == [
+        "step",
+        "deliv.",
+        "open",
+        "click",
+        "reply",
+        "conv.",
+        "unsub.",
+    ]
+    # welcome/hello: 970 of 1,000 delivered, 247 opens (25.5 %), 50 clicks, 10 replies, 18 conversions
     assert rows[0] == {
-        "campaign": "welcome",
-        "step": "hello",
-        "sent": "1,000",
-        "delivered": "970",
+        "step": "welcome › hello",
+        "deliv.": "970/1,000",
         "open": "25.5 %",
         "click": "5.2 %",
         "reply": "1.0 %",
-        "conversion": "1.9 %",
-        "unsubscribe": "0.4 %",
-        "lift vs holdout (95 % range)": "+2.0 pts (+0.4 to +3.6)",
+        "conv.": "1.9 %",
+        "unsub.": "0.4 %",
     }
-    # the rehearsal of the same step is its own row, marked; a campaign's name and lift show once
-    assert [(r["campaign"], r["step"]) for r in rows] == [
-        ("welcome", "hello"),
-        ("", "hello (dry run)"),
-        ("", "nudge"),
-        ("win_back", "offer (dry run)"),
+    # the rehearsal of the same step is its own row, marked
+    assert [r["step"] for r in rows] == [
+        "welcome › hello",
+        "welcome › hello (dry run)",
+        "welcome › nudge",
+        "win back › offer (dry run)",
     ]
-    assert rows[1]["delivered"] == "0" and rows[1]["open"] == display.MISSING  # no denominator
-    assert rows[2]["lift vs holdout (95 % range)"] == ""
-    assert rows[3]["lift vs holdout (95 % range)"] == "no holdout"
+    assert rows[1]["deliv."] == "0/50" and rows[1]["open"] == display.MISSING  # no denominator
+
+
+def test_each_campaign_has_its_lift_with_its_range_and_group_sizes(warehouse):
+    assert cells(campaign_metrics_metadata(warehouse)["lift vs holdout"]) == [
+        {
+            "campaign": "welcome",
+            "lift": "+2.0 pts",
+            "95 % range": "+0.4 to +3.6",
+            "mailed": "1,500",
+            "held out": "150",
+        },
+        {"campaign": "win back", "lift": "no holdout", "95 % range": "–", "mailed": "1,200", "held out": "0"},
+    ]
 
 
 def test_each_campaign_plots_its_rates_over_real_sends_in_percent(warehouse):
@@ -102,13 +126,13 @@ def test_each_campaign_plots_its_rates_over_real_sends_in_percent(warehouse):
         "welcome · unsubscribe %": 0.33,
         "welcome · lift pts": 2.0,
         # win_back has only rehearsed: its numbers are its rehearsal's; no holdout, no lift
-        "win_back · open %": 10.0,
-        "win_back · click %": 1.0,
+        "win back · open %": 10.0,
+        "win back · click %": 1.0,
     }
     for key, value in expected.items():
         assert isinstance(metadata[key], dg.FloatMetadataValue), key
         assert metadata[key].value == pytest.approx(value, abs=0.005), key
-    assert "win_back · lift pts" not in metadata
+    assert "win back · lift pts" not in metadata
     assert metadata["dagster/row_count"].value == len(METRICS)
 
 
@@ -142,12 +166,17 @@ def test_money_reads_as_a_marketer_writes_it(amount, currency, text):
     assert display.money(amount, currency) == text
 
 
-def test_rates_read_as_percentages():
+def test_rates_read_as_percentages_that_never_wrap_their_sign():
     assert (display.percent(0.123), display.percent(None), display.points(-0.0051)) == (
-        "12.3 %",
+        "12.3\N{NO-BREAK SPACE}%",
         display.MISSING,
-        "-0.5 pts",
+        "-0.5\N{NO-BREAK SPACE}pts",
     )
+
+
+def test_names_wrap_at_words_and_long_words_at_soft_hyphens():
+    assert display.name("consent_reconfirmation") == "consent reconfir\N{SOFT HYPHEN}mation"
+    assert display.name("vip_accounts") == "vip accounts"
 
 
 def test_the_deliverability_checks_warn_on_the_campaigns_past_their_limits(tmp_path, monkeypatch):
@@ -158,7 +187,11 @@ def test_the_deliverability_checks_warn_on_the_campaigns_past_their_limits(tmp_p
     monkeypatch.setenv("DRIPLINE_MAX_SPAM_REPORT_RATE", "0.0005")
     bounce, spam = (check() for check in campaign_rate_checks)
     assert (bounce.passed, bounce.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert bounce.description == "bounce rate above 5.00 %: win_back 8.33 %"
-    assert (spam.passed, spam.description) == (False, "spam-report rate above 0.05 %: welcome 0.05 %")
+    shown = [check.description.replace("\N{NO-BREAK SPACE}", " ") for check in (bounce, spam)]
+    assert shown == [
+        "bounce rate above 5.00 %: win_back 8.33 %",
+        "spam-report rate above 0.05 %: welcome 0.05 %",
+    ]
+    assert not spam.passed
     monkeypatch.setenv("DRIPLINE_MAX_BOUNCE_RATE", "0.1")
     assert next(check() for check in campaign_rate_checks).passed
