@@ -7,6 +7,8 @@ end-to-end tests run the same path on a warehouse dbt built.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +19,11 @@ import duckdb
 import pyarrow as pa
 import yaml
 
+from connectors.apis.sendgrid import SendGridMailer
 from orchestration.lib.campaigns import Campaign, customer_columns, load_campaigns
 from orchestration.lib.outreach import CampaignRunReport, SendContext, run_campaign
 from orchestration.lib.send_ledger import SendLedger
+from tests.fakes.sendgrid import FakeSendGrid
 
 SEOUL = ZoneInfo("Asia/Seoul")
 SEGMENTS = {"first_time_buyers", "repeat_buyers", "warm_prospects", "cold_prospects", "at_risk_regulars"}
@@ -33,6 +37,15 @@ SENDER = {
 def at(text: str) -> datetime:
     """A local (Seoul) time: at('2026-11-16 10:00')."""
     return datetime.fromisoformat(text).replace(tzinfo=SEOUL)
+
+
+@contextmanager
+def answer_times_out() -> Iterator[tuple[FakeSendGrid, SendGridMailer]]:
+    """The SendGrid fake accepts the first request but answers after the mailer's timeout: the send is
+    left ``unknown`` (SendGrid has it, the ledger cannot know)."""
+    with FakeSendGrid.running("SG.test") as fake:
+        fake.inject("slow_then_accept", delay=1.5)
+        yield fake, SendGridMailer("SG.test", fake.url, timeout=0.5, retry_timeouts=False)
 
 
 def customer(customer_id: str, email: str | None = None, **values: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from connectors.apis.sendgrid import SendGridMailer
 from orchestration.lib.outreach import holdout_bucket, land_suppressions
 from orchestration.lib.send_ledger import send_id_for
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.outreach.harness import at, customer
+from tests.outreach.harness import answer_times_out, at, customer
 
 DAY0 = at("2026-11-16 10:00")
 
@@ -518,9 +518,7 @@ def test_a_request_whose_answer_timed_out_is_unknown_and_never_resent(outreach_h
     home = outreach_home
     home.build([customer("a", "a@guests.co.kr")])
     campaign = home.write_campaign()
-    with FakeSendGrid.running("SG.test") as fake:
-        fake.inject("slow_then_accept", delay=1.5)
-        mailer = SendGridMailer("SG.test", fake.url, timeout=0.5, retry_timeouts=False)
+    with answer_times_out() as (fake, mailer):
         report = home.run(campaign, DAY0, mode="live", mailer=mailer)
         assert report.statuses["unknown"] == 1
         [row] = home.sends()

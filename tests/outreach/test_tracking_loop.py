@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from connectors.apis.sendgrid import SendGridMailer
 from connectors.core.normalize import normalize_email
 from connectors.webhooks.pickup import collect_webhook_requests
 from connectors.webhooks.spool import store_event_request, store_inbound_request
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.outreach.harness import at, customer
+from tests.outreach.harness import answer_times_out, at, customer
 
 DAY0 = at("2026-11-16 10:00")
 
@@ -145,9 +143,7 @@ def test_an_unknown_send_that_events_name_is_confirmed_sent_and_never_resent(out
     home = outreach_home
     home.build([customer("a", "a@guests.co.kr")])
     campaign = home.write_campaign()
-    with FakeSendGrid.running("SG.test") as fake:
-        fake.inject("slow_then_accept", delay=1.5)
-        mailer = SendGridMailer("SG.test", fake.url, timeout=0.5, retry_timeouts=False)
+    with answer_times_out() as (fake, mailer):
         home.run(campaign, DAY0, mode="live", mailer=mailer)
         [row] = home.sends()
         assert row["status"] == "unknown"
