@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run ui receiver test pytest lint format bench bench-identity sample-data clean
+.PHONY: install browser run ui receiver test pytest lint format bench bench-identity sample-data clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ receiver: install
 
 test: install lint pytest
 
-pytest: install
+# The UI tests (tests/ui/) drive Debian's Chromium through Playwright; Playwright's own browser download is not
+# used. A fresh CI machine, where we are root, gets it from apt.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+
+pytest: install browser
 	$(BIN)/pytest
 
 lint: install

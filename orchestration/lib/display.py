@@ -52,9 +52,16 @@ def money(amount: float | None, currency: str | None) -> str:
     return f"{sign}{currency} {number}"
 
 
-def plotted_percent(fraction: float | None) -> dg.MetadataValue | None:
-    """A rate Dagster plots over materializations, in percent; None when there is nothing to plot."""
-    return None if fraction is None else dg.MetadataValue.float(round(fraction * 100, 2))
+def plotted(value: float | None) -> dg.FloatMetadataValue:
+    """A number Dagster plots over materializations. None (nothing to divide by) is NaN, a gap in the plot
+    and an empty value, not a missing key: the UI lays plots out two to a row in key order, and one key
+    missing would shift every plot after it to the other column."""
+    return dg.MetadataValue.float(float("nan") if value is None else round(value, 2))
+
+
+def plotted_percent(fraction: float | None) -> dg.FloatMetadataValue:
+    """A rate, plotted in percent (12.3, not 0.123)."""
+    return plotted(None if fraction is None else fraction * 100)
 
 
 def text_table(rows: list[dict[str, Any]], columns: list[str]) -> dg.TableMetadataValue:

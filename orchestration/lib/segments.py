@@ -276,8 +276,7 @@ def segment_summary_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for row in rows:
         key = f"{row['segment_priority']:0{width}d} {row['segment'].replace('_', ' ')}"
         metadata[f"{key} · customers"] = dg.MetadataValue.int(row["customer_count"])
-        contactable = display.plotted_percent(row["contactable_share"])
-        if contactable is not None:  # an empty segment has no share
-            metadata[f"{key} · contactable %"] = contactable
+        # an empty segment has no share: a gap, so that every segment keeps its row of plots
+        metadata[f"{key} · contactable %"] = display.plotted_percent(row["contactable_share"])
     metadata["dagster/row_count"] = dg.MetadataValue.int(len(rows))
     return metadata
