@@ -1,5 +1,7 @@
-"""Every dbt model as an asset, with dbt tests as asset checks; `customers` reports what it holds and
-`segment_summary` shows each segment's size and reach, with a warning check on the reach.
+"""Every dbt model as an asset, with dbt tests as asset checks, grouped for its reader: what a marketer
+reads in the `marketing` group, described in their words, the rest by step of the pipeline. `customers`,
+`segment_summary` and `campaign_metrics` carry the tables and plotted numbers a marketer reads
+(docs/marketing-ui.md), with a warning check on each segment's reach.
 
 Segment definitions are checked when the definitions load and again before `dbt build`, so a bad
 segments.yml stops everything before any model runs."""

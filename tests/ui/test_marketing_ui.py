@@ -76,7 +76,8 @@ def _graphql(base_url: str, query: str, variables: dict[str, Any] | None = None)
 
 @pytest.fixture(scope="module")
 def webserver(home, tmp_path_factory) -> Iterator[str]:
-    """`dagster-webserver` (read-only) on the home, on a free loopback port; its base URL."""
+    """`dagster-webserver` (read-only) on the home, on a free loopback port, loading the code location as
+    `make ui` does (pyproject.toml's [tool.dagster], from the repository); its base URL."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("webserver") / "webserver.log"
     environment = {
@@ -87,7 +88,7 @@ def webserver(home, tmp_path_factory) -> Iterator[str]:
     }
     command = [
         str(Path(sys.executable).parent / "dagster-webserver"),
-        *("-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port), "--read-only"),
+        *("-h", "127.0.0.1", "-p", str(port), "--read-only"),
     ]
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
@@ -249,11 +250,9 @@ def test_a_marketer_reads_the_rate_on_the_asset_page(webserver, asset, request, 
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         try:
             page = browser.new_page(viewport=VIEWPORT)
+            # the browser of a marketer who once closed the community dialog a first visit opens
+            page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
             page.goto(f"{webserver}/assets/{asset}", wait_until="networkidle")
-            # a first visit may be greeted by the community dialog; a marketer closes it
-            page.wait_for_timeout(1000)
-            if page.get_by_role("button", name="Skip").count():
-                page.get_by_role("button", name="Skip").click()
             screenshots.append(tmp_path / f"{asset}-overview.png")
             page.screenshot(path=screenshots[-1])
             table = page.locator("table table").filter(has_text=expected).first
