@@ -38,6 +38,7 @@ __all__ = [
     "RateLimitError",
     "StuckCursorError",
     "SyncStats",
+    "page_name",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -417,6 +418,22 @@ class ApiClient:
     def _redact(self, text: str) -> str:
         secret = self._token.get_secret_value()
         return text.replace(secret, "**********") if secret else text
+
+
+def page_name(
+    walk: str,
+    number: int,
+    cursor: str | None,
+    how: str,
+    *,
+    filters: Mapping[str, str] | None = None,
+    first: str = "(first page)",
+) -> str:
+    """How messages name a page of a walk and its ``filters``: ``"persons updated_since=… page 3 at cursor
+    'eyJ…'"``, where ``how`` says what the cursor is (``"at cursor"``), or ``first`` for a page asked for
+    without one."""
+    described = "".join(f" {key}={value}" for key, value in (filters or {}).items())
+    return f"{walk}{described} page {number} " + (f"{how} {cursor!r}" if cursor is not None else first)
 
 
 def _retry_after_note(response: requests.Response) -> str:
