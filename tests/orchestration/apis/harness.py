@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,24 @@ import pytest
 from connectors.core.landing import LandingZone
 from orchestration.lib.paths import REPO_ROOT
 from tests.dbt.test_dbt_build import dbt_build, prepare_landing, query
+
+
+def configured_fake(
+    fake_class: type, settings: Mapping[str, str], prepare: Callable[[Any], None], **options: Any
+):
+    """A ``fake`` fixture for asset tests: ``fake_class(**options)`` running on loopback for one test on the
+    temporary home, the settings in ``settings`` set (``"{url}"`` standing for the fake's URL), after
+    ``prepare(fake)``."""
+
+    @pytest.fixture(name="fake")
+    def running_fake(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+        with fake_class.running(**options) as running:
+            for setting, value in settings.items():
+                monkeypatch.setenv(setting, value.format(url=running.url))
+            prepare(running)
+            yield running
+
+    return running_fake
 
 
 def run_syncs(
@@ -138,19 +156,23 @@ def assert_skipped_without(
 def rejected_token_failure(
     monkeypatch: pytest.MonkeyPatch, fake: Any, setting: str, run: Callable[[], object]
 ) -> dg.Failure:
-    """The failure of ``run`` once ``setting`` holds a token the fake rejects: it names the setting, never
-    the token, after one request."""
+    """The failure of ``run`` once ``setting`` holds a token the fake rejects: after one request, not
+    retried, naming the setting and never the token."""
     monkeypatch.setenv(setting, "not-the-token")
     with pytest.raises(dg.Failure, match=setting) as raised:
         run()
     assert "not-the-token" not in str(raised.value)
     assert len(fake.requests) == 1
+    assert raised.value.allow_retries is False
     return raised.value
 
 
-def assert_in_the_code_location(source: str, entities: Sequence[str]) -> None:
+def assert_in_the_code_location(
+    source: str, entities: Sequence[str], *, staged_in: str | None = None, unstaged: Sequence[str] = ()
+) -> None:
     """Each ``[source, entity]`` asset is in the code location's ``ingest`` group with an owner and a
-    description, feeds ``stg_<source>__<entity>`` and is part of the pipeline job."""
+    description, feeds ``stg_<source>__<entity>`` (or the one model ``staged_in``; none for those
+    ``unstaged``) and is part of the pipeline job."""
     from orchestration.definitions import defs
 
     definitions = defs()
@@ -161,7 +183,9 @@ def assert_in_the_code_location(source: str, entities: Sequence[str]) -> None:
         node = graph.get(key)
         assert node.is_materializable and node.group_name == "ingest", entity
         assert node.owners == ["team:data-engineering"] and node.description, entity
-        assert key in graph.get(dg.AssetKey([f"stg_{source}__{entity}"])).parent_keys, entity
+        if entity not in unstaged:
+            staging = staged_in or f"stg_{source}__{entity}"
+            assert key in graph.get(dg.AssetKey([staging])).parent_keys, entity
         assert key in selected, entity
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
-
-import pytest
 
 from connectors.apis.hubspot import ENTITIES, TOKEN_SETTING, HubSpotClient
 from orchestration.defs.apis.hubspot import (
@@ -26,17 +23,17 @@ ASSETS = [hubspot_contacts, hubspot_companies, hubspot_deals]
 RESOURCES = {"hubspot": HubSpotResource(page_size=2, search_page_size=2, max_retries=1)}
 
 
-@pytest.fixture
-def fake(home, monkeypatch) -> Iterator[FakeHubSpot]:
-    with FakeHubSpot.running(token=TOKEN) as running:
-        monkeypatch.setenv("DRIPLINE_HUBSPOT_BASE_URL", running.url)
-        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
-        running.add("contacts", *(person(i) for i in range(1, 6)))
-        running.add("companies", company(10, name="Haneul Foods"))
-        running.add("deals", deal(100), deal(101, stage="closedlost"))
-        running.associate("contacts", 1, "companies", 10)
-        running.associate("deals", 100, "contacts", 1)
-        yield running
+def crm(fake: FakeHubSpot) -> None:
+    fake.add("contacts", *(person(i) for i in range(1, 6)))
+    fake.add("companies", company(10, name="Haneul Foods"))
+    fake.add("deals", deal(100), deal(101, stage="closedlost"))
+    fake.associate("contacts", 1, "companies", 10)
+    fake.associate("deals", 100, "contacts", 1)
+
+
+fake = harness.configured_fake(
+    FakeHubSpot, {"DRIPLINE_HUBSPOT_BASE_URL": "{url}", TOKEN_SETTING: TOKEN}, crm, token=TOKEN
+)
 
 
 def person(record_id: int, **values) -> dict:
@@ -89,9 +86,7 @@ def test_without_a_token_the_sync_is_skipped_not_failed(home, monkeypatch, capfd
 
 
 def test_a_rejected_token_fails_the_asset_naming_the_setting(home, fake, monkeypatch):
-    failure = harness.rejected_token_failure(monkeypatch, fake, TOKEN_SETTING, lambda: sync(hubspot_contacts))
-
-    assert failure.allow_retries is False
+    harness.rejected_token_failure(monkeypatch, fake, TOKEN_SETTING, lambda: sync(hubspot_contacts))
 
 
 def test_hubspot_contacts_merge_with_spreadsheets_carry_deals_and_companies_and_archived_ones_leave(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 
@@ -26,23 +25,21 @@ ASSETS = [pipedrive_organizations, pipedrive_persons, pipedrive_deals]
 RESOURCES = {"pipedrive": PipedriveResource(page_size=2, max_retries=1)}
 
 
-@pytest.fixture
-def fake(home, monkeypatch) -> Iterator[FakePipedrive]:
-    with FakePipedrive.running(token=TOKEN) as running:
-        monkeypatch.setenv("DRIPLINE_PIPEDRIVE_BASE_URL", running.url)
-        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
-        running.add("organizations", organization(10, name="Haneul Foods"))
-        running.add(
-            "persons",
-            *(person(i, email=f"p{i}@haneul.kr", org_id=10 if i == 1 else None) for i in range(1, 6)),
-        )
-        running.add(
-            "deals",
-            deal(100, status="won", value=1000.0, person_id=1),
-            deal(101, status="won", value=500.0, person_id=1),
-            deal(102, status="lost", person_id=2),
-        )
-        yield running
+def crm(fake: FakePipedrive) -> None:
+    fake.add("organizations", organization(10, name="Haneul Foods"))
+    fake.add(
+        "persons", *(person(i, email=f"p{i}@haneul.kr", org_id=10 if i == 1 else None) for i in range(1, 6))
+    )
+    fake.add(
+        "deals",
+        deal(100, status="won", value=1000.0, person_id=1),
+        deal(101, status="won", value=500.0, person_id=1),
+        deal(102, status="lost", person_id=2),
+    )
+
+
+SETTINGS = {"DRIPLINE_PIPEDRIVE_BASE_URL": "{url}", TOKEN_SETTING: TOKEN}
+fake = harness.configured_fake(FakePipedrive, SETTINGS, crm, token=TOKEN)
 
 
 sync = partial(run_syncs, RESOURCES)

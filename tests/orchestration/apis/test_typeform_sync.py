@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -17,6 +16,7 @@ from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, question, re
 from tests.orchestration.apis.harness import (
     assert_in_the_code_location,
     assert_skipped_without,
+    configured_fake,
     kill_after_pages,
     landed_record_ids,
     node_metadata,
@@ -40,23 +40,21 @@ def signup(n: int, *, submitted: datetime | None = None, email: str | None = Non
     )
 
 
-@pytest.fixture
-def fake(home, monkeypatch) -> Iterator[FakeTypeform]:
-    with FakeTypeform.running(token=TOKEN) as running:
-        monkeypatch.setenv("DRIPLINE_TYPEFORM_BASE_URL", running.url)
-        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
-        monkeypatch.setenv(FORM_IDS_SETTING, FORM_ID)
-        running.add_form(
-            form(
-                FORM_ID,
-                question("nm01", "name", "short_text", "Your name"),
-                question("em01", "email", "email", "Email address"),
-                question("ch01", "interest", "multiple_choice", "What are you interested in?"),
-                hidden=("utm_source",),
-            )
+def signups(fake: FakeTypeform) -> None:
+    fake.add_form(
+        form(
+            FORM_ID,
+            question("nm01", "name", "short_text", "Your name"),
+            question("em01", "email", "email", "Email address"),
+            question("ch01", "interest", "multiple_choice", "What are you interested in?"),
+            hidden=("utm_source",),
         )
-        running.add_responses(FORM_ID, *(signup(n) for n in range(1, 6)))
-        yield running
+    )
+    fake.add_responses(FORM_ID, *(signup(n) for n in range(1, 6)))
+
+
+SETTINGS = {"DRIPLINE_TYPEFORM_BASE_URL": "{url}", TOKEN_SETTING: TOKEN, FORM_IDS_SETTING: FORM_ID}
+fake = configured_fake(FakeTypeform, SETTINGS, signups, token=TOKEN)
 
 
 sync = partial(run_syncs, RESOURCES, typeform_responses)
