@@ -148,7 +148,7 @@ def email_key(email: str) -> str:
 
 def landing_zone(landing_dir: Path, entity: str) -> LandingZone:
     """The landing zone of one suppression list: ``landing/sendgrid/<entity>/``, API records."""
-    return sync_engine.api_zone(landing_dir, SOURCE, entity, entities=ENTITIES, contacts="")
+    return sync_engine.api_zone(landing_dir, SOURCE, entity, entities=ENTITIES)
 
 
 class SuppressionSync(SyncAdapter[Page]):

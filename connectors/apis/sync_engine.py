@@ -92,10 +92,10 @@ def text_or_none(value: object) -> str | None:
 
 
 def api_zone(
-    landing_dir: Path, source: str, entity: str, *, entities: Sequence[str], contacts: str
+    landing_dir: Path, source: str, entity: str, *, entities: Sequence[str], contacts: str | None = None
 ) -> LandingZone:
     """The landing zone of one entity of an API source: ``landing/<source>/<entity>/``; the ``contacts``
-    entity carries the contact columns too."""
+    entity (if the source has one) carries the contact columns too."""
     if entity not in entities:
         raise ValueError(f"unknown {source} entity {entity!r}; expected one of {', '.join(entities)}")
     schema = API_CONTACT_RECORD_SCHEMA if entity == contacts else API_RECORD_SCHEMA
