@@ -38,11 +38,13 @@ __all__ = [
     "RateLimitError",
     "StuckCursorError",
     "SyncStats",
+    "page_name",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 PageT = TypeVar("PageT")
 _ERROR_TEXT_LIMIT = 300
+_MIN_RESET_WAIT = 0.5
 
 
 class ApiError(RuntimeError):
@@ -110,17 +112,27 @@ class SyncStats:
 class _MeasuredRetry(Retry):
     """``Retry`` that counts attempts and waits into a ``SyncStats`` and refuses very long waits."""
 
-    def __init__(self, *args: Any, stats: SyncStats, max_retry_after: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        stats: SyncStats,
+        max_retry_after: float,
+        reset_header: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stats = stats
         self.max_retry_after = max_retry_after
+        self.reset_header = reset_header
 
     def new(self, **kwargs: Any) -> _MeasuredRetry:
-        return super().new(stats=self.stats, max_retry_after=self.max_retry_after, **kwargs)
+        return super().new(
+            stats=self.stats, max_retry_after=self.max_retry_after, reset_header=self.reset_header, **kwargs
+        )
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
-            return super().get_retry_after(response)
+            wait = super().get_retry_after(response)
         except InvalidHeader:
             # urllib3 reads whole seconds or an HTTP date; Shopify sends seconds with a fraction ("2.0").
             try:
@@ -128,6 +140,9 @@ class _MeasuredRetry(Retry):
             except ValueError:
                 return None
             return seconds if seconds >= 0 else None
+        if wait is None and self.reset_header and response.status == 429:
+            return _until_reset(response.headers.get(self.reset_header))
+        return wait
 
     def increment(
         self,
@@ -188,6 +203,9 @@ class ApiClient:
     # The setting a subclass's token comes from, and the most records a page may hold (None: no paging).
     default_token_setting: ClassVar[str] = "the token setting"
     max_page_size: ClassVar[int | None] = None
+    # A header holding the unix time a 429's limit resets, waited for when there is no Retry-After
+    # (SendGrid's X-RateLimit-Reset).
+    rate_limit_reset_header: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -232,6 +250,7 @@ class ApiClient:
             respect_retry_after_header=True,
             stats=self.stats,
             max_retry_after=max_retry_after,
+            reset_header=self.rate_limit_reset_header,
         )
         self._session = requests.Session()
         self._session.auth = _TokenAuth(self.auth_header, self.auth_scheme, token)
@@ -270,6 +289,10 @@ class ApiClient:
         """
         return self._request("GET", path, page=page, params=params)[0]
 
+    def get_json_array(self, path: str, params: Mapping[str, Any] | None = None, *, page: str) -> list[Any]:
+        """``get_json`` of an endpoint that answers a JSON array (SendGrid's suppression lists)."""
+        return self._request("GET", path, page=page, params=params, expect=list)[0]
+
     def get_json_and_headers(
         self, path: str, params: Mapping[str, Any] | None = None, *, page: str
     ) -> tuple[dict[str, Any], Mapping[str, str]]:
@@ -288,7 +311,8 @@ class ApiClient:
         page: str,
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        expect: type = dict,
+    ) -> tuple[Any, Mapping[str, str]]:
         url = self.base_url + path
         where = f"{self.service} {page}"
         retries_before = self.stats.retries
@@ -354,9 +378,10 @@ class ApiClient:
                 url=response.url,
                 status=status,
             ) from None
-        if not isinstance(body, dict):
+        if not isinstance(body, expect):
+            wanted = "an array" if expect is list else "a JSON object"
             raise MalformedResponseError(
-                f"{where} ({method} {response.url}) expected a JSON object, got {type(body).__name__}",
+                f"{where} ({method} {response.url}) expected {wanted}, got {type(body).__name__}",
                 url=response.url,
                 status=status,
             )
@@ -417,6 +442,32 @@ class ApiClient:
     def _redact(self, text: str) -> str:
         secret = self._token.get_secret_value()
         return text.replace(secret, "**********") if secret else text
+
+
+def page_name(
+    walk: str,
+    number: int,
+    cursor: str | None,
+    how: str,
+    *,
+    filters: Mapping[str, str] | None = None,
+    first: str = "(first page)",
+) -> str:
+    """How messages name a page of a walk and its ``filters``: ``"persons updated_since=… page 3 at cursor
+    'eyJ…'"``, where ``how`` says what the cursor is (``"at cursor"``), or ``first`` for a page asked for
+    without one."""
+    described = "".join(f" {key}={value}" for key, value in (filters or {}).items())
+    return f"{walk}{described} page {number} " + (f"{how} {cursor!r}" if cursor is not None else first)
+
+
+def _until_reset(value: str | None) -> float | None:
+    """Seconds until a rate limit's reset time (unix seconds); at least a moment, as it has whole-second
+    resolution and may already have passed."""
+    try:
+        reset = float(value or "")
+    except ValueError:
+        return None
+    return max(reset - time.time(), _MIN_RESET_WAIT)
 
 
 def _retry_after_note(response: requests.Response) -> str:

@@ -43,15 +43,15 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import SecretStr
 
 from connectors.apis import sync_engine
 from connectors.apis.http import (
     ApiClient,
     MalformedResponseError,
     StuckCursorError,
+    page_name,
 )
-from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
+from connectors.apis.sync_engine import Fetched, Page, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 
 __all__ = [
@@ -130,27 +130,6 @@ DEFAULT_ASSOCIATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of one walk.
-
-    ``after`` is the cursor this page was requested with (``None`` for the first page of a list walk or
-    of a search query) and ``next_after`` the one HubSpot handed back (``None`` when it had no more).
-    ``params`` say which walk this is: ``{"archived": "true"}`` for deletions, or the search filter, e.g.
-    ``{"lastmodifieddate": "GTE 1735689600000"}``. ``duplicates`` counts records of this page left out
-    because an earlier query of the same search walk already yielded them.
-    """
-
-    entity: str
-    number: int
-    after: str | None
-    next_after: str | None
-    records: list[dict[str, Any]]
-    params: dict[str, str] = field(default_factory=dict)
-    is_last: bool = False
-    duplicates: int = 0
-
-
 @dataclass
 class _Seen:
     """The latest modification time yielded so far and the ids yielded at exactly that time."""
@@ -182,26 +161,20 @@ class HubSpotClient(ApiClient):
 
     def __init__(
         self,
-        base_url: str,
-        access_token: SecretStr,
-        *,
+        *args: Any,
         search_page_size: int = MAX_SEARCH_PAGE_SIZE,
         search_result_cap: int = SEARCH_RESULT_CAP,
         **options: Any,
     ) -> None:
-        """``options`` are ``ApiClient``'s (page_size, timeout, retries)."""
-        if not 1 <= search_page_size <= MAX_SEARCH_PAGE_SIZE:
-            raise ValueError(
-                f"search_page_size must be between 1 and {MAX_SEARCH_PAGE_SIZE} (HubSpot's limit), "
-                f"got {search_page_size}"
-            )
+        """``args`` and ``options`` are ``ApiClient``'s (base URL and token; page_size, timeout, retries)."""
+        self.check_limit("search_page_size", search_page_size, MAX_SEARCH_PAGE_SIZE)
         if not search_page_size <= search_result_cap <= SEARCH_RESULT_CAP:
             raise ValueError(
                 f"search_result_cap must be between search_page_size and {SEARCH_RESULT_CAP}, "
                 f"got {search_result_cap}"
             )
         # Search is a POST that only reads: it gets the same bounded, measured retries as a GET.
-        super().__init__(base_url, access_token, retry_methods=frozenset({"GET", "POST"}), **options)
+        super().__init__(*args, retry_methods=frozenset({"GET", "POST"}), **options)
         self.search_page_size = search_page_size
         self.search_result_cap = search_result_cap
 
@@ -240,7 +213,7 @@ class HubSpotClient(ApiClient):
         for page in pages:
             number = page.number
             if include_archived and page.is_last:
-                page = replace(page, is_last=False)
+                page = replace(page, ends_walk=False)
             yield page
         if include_archived:
             yield from self._list(entity, wanted, linked, archived=True, number=number)
@@ -284,14 +257,12 @@ class HubSpotClient(ApiClient):
         described = " archived" if archived else ""
 
         def read(after: str | None, number: int) -> tuple[Page, str | None, str]:
-            where = f"{entity}{described} page {number} " + (
-                f"after {after!r}" if after is not None else "(first page)"
-            )
+            where = page_name(f"{entity}{described}", number, after, "after")
             query = params if after is None else {**params, "after": after}
             records, next_after = self._read_results(
                 self.get_json(path, query, page=where), where, "GET", path
             )
-            page = Page(entity, number, after, next_after, records, dict(walk), is_last=next_after is None)
+            page = Page(entity, number, after, next_after, records, dict(walk))
             return page, next_after, where
 
         return self.walk_cursor(
@@ -360,8 +331,12 @@ class HubSpotClient(ApiClient):
         last_id: int | None = None
         while True:
             number = next(numbers)
-            page = f"{entity} search where {described} page {number} " + (
-                f"after {after!r}" if after is not None else "(first page of this query)"
+            page = page_name(
+                f"{entity} search where {described}",
+                number,
+                after,
+                "after",
+                first="(first page of this query)",
             )
             body = self.post_json(path, query if after is None else {**query, "after": after}, page=page)
             records, next_after = self._read_results(body, page, "POST", path)
@@ -396,7 +371,7 @@ class HubSpotClient(ApiClient):
                 next_after,
                 fresh,
                 dict(walk),
-                is_last=final and next_after is None,
+                ends_walk=final and next_after is None,
                 duplicates=len(records) - len(fresh),
             )
             if next_after is None or capped:
@@ -487,7 +462,7 @@ def page_locator(page: Page) -> str:
         walk = "search " + " and ".join(f"{name} {value}" for name, value in sorted(page.params.items()))
     else:
         walk = "list"
-    return walk if page.after is None else f"{walk} after {page.after}"
+    return walk if page.cursor is None else f"{walk} after {page.cursor}"
 
 
 class HubSpotSync(SyncAdapter[Page]):

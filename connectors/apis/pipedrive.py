@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.apis import sync_engine
-from connectors.apis.http import ApiClient
-from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
+from connectors.apis.http import ApiClient, page_name
+from connectors.apis.sync_engine import Fetched, Page, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
@@ -57,27 +56,6 @@ TOKEN_SETTING = "DRIPLINE_PIPEDRIVE_API_TOKEN"
 ENTITIES = ("persons", "organizations", "deals")
 MAX_PAGE_SIZE = 500
 DEAL_STATUSES = ("open", "won", "lost", "deleted")
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of one list walk.
-
-    ``cursor`` is the cursor this page was requested with (``None`` for the first page) and
-    ``next_cursor`` the one Pipedrive handed back (``None`` on the last page); ``params`` are the
-    filters of the walk (``updated_since``, ``status``), enough to say where a landed batch came from.
-    """
-
-    entity: str
-    number: int
-    cursor: str | None
-    next_cursor: str | None
-    records: list[dict[str, Any]]
-    params: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def is_last(self) -> bool:
-        return self.next_cursor is None
 
 
 class PipedriveClient(ApiClient):
@@ -125,15 +103,12 @@ class PipedriveClient(ApiClient):
     def _walk(self, entity: str, params: dict[str, str]) -> Iterator[Page]:
         path = f"/api/v2/{entity}"
         filters = {key: value for key, value in params.items() if key in ("updated_since", "status")}
-        described = "".join(f" {key}={value}" for key, value in filters.items())
 
         def read(cursor: str | None, number: int) -> tuple[Page, str | None, str]:
             query: dict[str, Any] = {**params, "limit": self.page_size}
             if cursor is not None:
                 query["cursor"] = cursor
-            where = f"{entity}{described} page {number} " + (
-                f"at cursor {cursor!r}" if cursor is not None else "(first page)"
-            )
+            where = page_name(entity, number, cursor, "at cursor", filters=filters)
             records, next_cursor = self._read_envelope(self.get_json(path, query, page=where), where, path)
             return Page(entity, number, cursor, next_cursor, records, dict(filters)), next_cursor, where
 
@@ -228,11 +203,8 @@ class PipedriveSync(SyncAdapter[Page]):
         record_id = str(record["id"])
         updated_at, problem = parse_timestamp(record.get("update_time"), "UTC")
         if updated_at is None:
-            where = f"{page.entity} page {page.number}" + (
-                f" at cursor {page.cursor!r}" if page.cursor else " (first page)"
-            )
             raise self.client.malformed(
-                where,
+                page_name(page.entity, page.number, page.cursor, "at cursor"),
                 self.client.base_url + f"/api/v2/{page.entity}",
                 f"has record {record_id} without a readable update_time ({problem or 'missing'})",
             )

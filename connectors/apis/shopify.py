@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
-from pydantic import SecretStr
 
 from connectors.apis import sync_engine
-from connectors.apis.http import ApiClient
-from connectors.apis.sync_engine import Fetched, SyncAdapter, SyncReport, text_or_none
+from connectors.apis.http import ApiClient, page_name
+from connectors.apis.sync_engine import Fetched, Page, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
 from connectors.core.normalize import parse_timestamp
 
@@ -64,18 +62,6 @@ _CUSTOMER_MAPPING = dict(
 )
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of one walk: ``page_info`` it was requested with (``None`` for the first page) and the one
-    the ``Link`` header handed back for the next (``None`` on the last page)."""
-
-    entity: str
-    number: int
-    page_info: str | None
-    next_page_info: str | None
-    records: list[dict[str, Any]]
-
-
 class ShopifyClient(ApiClient):
     """``base_url`` is the store's admin host, ``https://<store>.myshopify.com``."""
 
@@ -85,18 +71,11 @@ class ShopifyClient(ApiClient):
     default_token_setting = TOKEN_SETTING
     max_page_size = MAX_PAGE_SIZE
 
-    def __init__(
-        self,
-        base_url: str,
-        access_token: SecretStr,
-        *,
-        api_version: str = DEFAULT_API_VERSION,
-        **options: Any,
-    ) -> None:
-        """``options`` are ``ApiClient``'s (page_size, timeout, retries)."""
+    def __init__(self, *args: Any, api_version: str = DEFAULT_API_VERSION, **options: Any) -> None:
+        """``args`` and ``options`` are ``ApiClient``'s (base URL and token; page_size, timeout, retries)."""
         if not _API_VERSION.fullmatch(api_version):
             raise ValueError(f"Shopify API version must look like 2025-07, got {api_version!r}")
-        super().__init__(base_url, access_token, **options)
+        super().__init__(*args, **options)
         self.api_version = api_version
 
     def path(self, entity: str) -> str:
@@ -114,9 +93,7 @@ class ShopifyClient(ApiClient):
         path = self.path(entity)
 
         def read(page_info: str | None, number: int) -> tuple[Page, str | None, str]:
-            where = f"{entity} page {number} " + (
-                f"at page_info {page_info!r}" if page_info else "(first page)"
-            )
+            where = page_name(entity, number, page_info, "at page_info")
             query = first if page_info is None else {"limit": self.page_size, "page_info": page_info}
             body, headers = self.get_json_and_headers(path, query, page=where)
             records = body.get(entity)
@@ -174,7 +151,7 @@ class ShopifySync(SyncAdapter[Page]):
         return Fetched(record_id, updated_at, False, record)
 
     def cursor_text(self, page: Page) -> str | None:
-        return page.page_info
+        return page.cursor
 
     def contacts(self, page: Page, records: list[dict[str, Any]]) -> pa.Table:
         return customer_contacts(records, region=self.region, local_tz=self.local_tz)

@@ -41,6 +41,7 @@ __all__ = [
     "MASS_DELETION_SHARE",
     "Fetched",
     "MassDeletionError",
+    "Page",
     "SyncAdapter",
     "SyncReport",
     "api_zone",
@@ -91,10 +92,10 @@ def text_or_none(value: object) -> str | None:
 
 
 def api_zone(
-    landing_dir: Path, source: str, entity: str, *, entities: Sequence[str], contacts: str
+    landing_dir: Path, source: str, entity: str, *, entities: Sequence[str], contacts: str | None = None
 ) -> LandingZone:
     """The landing zone of one entity of an API source: ``landing/<source>/<entity>/``; the ``contacts``
-    entity carries the contact columns too."""
+    entity (if the source has one) carries the contact columns too."""
     if entity not in entities:
         raise ValueError(f"unknown {source} entity {entity!r}; expected one of {', '.join(entities)}")
     schema = API_CONTACT_RECORD_SCHEMA if entity == contacts else API_RECORD_SCHEMA
@@ -220,6 +221,32 @@ class SyncReport:
             "rate_limit_waits": self.stats.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.stats.rate_limit_wait_seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of one cursor walk of an entity, as the API clients yield it.
+
+    ``cursor`` is the cursor this page was requested with (``None`` for the first page of a walk) and
+    ``next_cursor`` the one the API handed back (``None`` when it had no more); ``params`` are the filters
+    that say which walk this is, enough to tell where a landed batch came from. ``is_last`` is whether the
+    walk ends with this page: by default when there is no next cursor, unless the client says otherwise
+    (a HubSpot walk of live records goes on with the archived ones). ``duplicates`` counts records left
+    out because an earlier query of the same walk already yielded them (HubSpot's search restarts).
+    """
+
+    entity: str
+    number: int
+    cursor: str | None
+    next_cursor: str | None
+    records: list[dict[str, Any]]
+    params: dict[str, str] = field(default_factory=dict)
+    ends_walk: bool | None = None
+    duplicates: int = 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.next_cursor is None if self.ends_walk is None else self.ends_walk
 
 
 @dataclass(frozen=True)

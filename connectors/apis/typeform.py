@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import SecretStr
 
-from connectors.apis.http import ApiClient, ApiError, AuthError
+from connectors.apis.http import ApiClient, ApiError, AuthError, page_name
 from connectors.apis.sync_engine import (
     JSON,
     Fetched,
@@ -174,15 +174,13 @@ class TypeformClient(ApiClient):
             filters["until"] = typeform_time(until)
         if completed is not None:
             filters["completed"] = "true" if completed else "false"
-        described = "".join(f" {key}={value}" for key, value in filters.items())
 
         def read(before: str | None, number: int) -> tuple[Page, str | None, str]:
             query: dict[str, Any] = {**filters, "page_size": self.page_size}
             if before is not None:
                 query["before"] = before
-            where = f"responses of form {form_id!r}{described} page {number} " + (
-                f"before token {before!r}" if before is not None else "(first page)"
-            )
+            walk = f"responses of form {form_id!r}"
+            where = page_name(walk, number, before, "before token", filters=filters)
             body = self._get(path, query, page=where, form_id=form_id)
             items, total_items, page_count = self._read_page(body, where, path)
             next_before = _item_token(items[-1]) if len(items) >= self.page_size else None
@@ -622,9 +620,7 @@ def _contact_mapping(
 
 
 def _page_name(page: Page) -> str:
-    return f"responses of form {page.form_id!r} page {page.number} " + (
-        f"before token {page.before!r}" if page.before else "(first page)"
-    )
+    return page_name(f"responses of form {page.form_id!r}", page.number, page.before, "before token")
 
 
 def _responses_url(client: TypeformClient, page: Page) -> str:

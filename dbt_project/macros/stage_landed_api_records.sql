@@ -70,3 +70,37 @@ final as (
 
 select * from final
 {%- endmacro %}
+
+
+{#-
+    Staging for an API entity that is not contacts: the current live version of each record
+    (latest_api_records), its id cast to a whole number as key_column, the model's own columns (the body of
+    the call block, each followed by a comma) and the landing columns every such model ends with. Use it as
+        {% call stage_landed_api_records(source('shopify', 'orders'), 'order_id') %}
+            json_extract_string(record, '$.name') as order_name,
+        {% endcall %}
+-#}
+{% macro stage_landed_api_records(source_relation, key_column) -%}
+with
+
+current_versions as (
+
+    {{ latest_api_records(source_relation) }}
+
+),
+
+final as (
+
+    select
+        cast(record_id as bigint) as {{ key_column }},
+        {{ caller() }}
+        updated_at,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        first_loaded_at
+    from current_versions
+
+)
+
+select * from final
+{%- endmacro %}

@@ -1,15 +1,18 @@
-"""When the pipeline runs by itself: both schedules and the freshness sensor start switched off.
+"""When the pipeline runs by itself: the schedules and the freshness sensor start switched off.
 
 Turn them on in the UI (Automation) once the syncs have credentials. hourly_sync_schedule picks up what
 changed since the landed cursors; daily_full_rebuild_schedule walks every record of every sync (so deletions
-the APIs do not report incrementally are reconciled) and rebuilds the warehouse.
+the APIs do not report incrementally are reconciled) and rebuilds the warehouse;
+daily_suppression_reconcile_schedule walks SendGrid's suppression lists in full before the day's sends, so an
+address SendGrid no longer lists stops being suppressed (the send path reads the lists from landing).
 """
 
 from datetime import timedelta
 
 import dagster as dg
 
-from orchestration.defs.jobs import pipeline_job
+from connectors.apis.sendgrid_suppressions import ENTITIES as SENDGRID_SUPPRESSION_LISTS
+from orchestration.defs.jobs import pipeline_job, sendgrid_suppressions_job
 from orchestration.lib.sync_runs import FULL_REFRESH_TAG
 
 API_SOURCES = [
@@ -22,6 +25,7 @@ API_SOURCES = [
     dg.AssetKey(["hubspot", "deals"]),
     dg.AssetKey(["shopify", "customers"]),
     dg.AssetKey(["shopify", "orders"]),
+    *(dg.AssetKey(["sendgrid", entity]) for entity in SENDGRID_SUPPRESSION_LISTS),
 ]
 FILE_SOURCES = [dg.AssetKey(["spreadsheets", "contacts"]), dg.AssetKey(["forms", "submissions"])]
 
@@ -42,6 +46,17 @@ daily_full_rebuild_schedule = dg.ScheduleDefinition(
     tags={FULL_REFRESH_TAG: "true"},
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every night at 03:30 KST: full-refresh syncs (deletions reconciled) and a dbt build.",
+)
+
+daily_suppression_reconcile_schedule = dg.ScheduleDefinition(
+    name="daily_suppression_reconcile_schedule",
+    job=sendgrid_suppressions_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="Asia/Seoul",
+    tags={FULL_REFRESH_TAG: "true"},
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every morning at 06:00 KST, before the day's sends: a full walk of SendGrid's suppression "
+    "lists (an address SendGrid no longer lists is no longer suppressed; the mass-deletion guard applies).",
 )
 
 # An hourly sync that has not landed for two hours, or inbox ingestion not run for a day and a bit, warns.

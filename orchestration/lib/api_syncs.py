@@ -116,11 +116,18 @@ class SyncRequest:
 
 @dataclass(frozen=True)
 class SyncEntity:
-    """One asset: the entity (the key's second part), what one row is, and what it reads."""
+    """One asset: the entity (the key's second part), what one row is (``"Shopify order version fetched
+    (every status)"``), what the landed rows carry or become (``rest``, after the landing folder the
+    factory names) and what it reads."""
 
     name: str
-    description: str
+    row: str
+    rest: str = "."
     deps: Sequence[dg.AssetKey] = ()
+
+    def description(self, source: str) -> str:
+        landing = f"`landing/{source}/{self.name}/`"
+        return f"One row per {self.row}, landed one page per batch in {landing}{self.rest}"
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,12 @@ class ApiSource:
         }
         return cls(connector.SOURCE, title, connector.TOKEN_SETTING, token_hint, **{**usual, **fields})
 
+    def definitions(self, resource: ApiResource, assets: Sequence[dg.AssetsDefinition]) -> dg.Definitions:
+        """What the source's defs module returns from its ``@dg.definitions`` function (a module with one
+        contributes only what it returns): its sync assets and its client resource, under the source's
+        name."""
+        return dg.Definitions(assets=list(assets), resources={self.name: resource})
+
     def unconfigured(self, settings: DriplineSettings) -> tuple[str, str] | None:
         """``(setting, what to set it to)`` of a required setting that is missing, else None."""
         if self.requires is None or getattr(settings, self.requires[0]):
@@ -188,7 +201,7 @@ def _sync_asset(source: ApiSource, entity: SyncEntity) -> dg.AssetsDefinition:
         group_name="ingest",
         kinds={"python", source.name, "parquet"},
         owners=OWNERS,
-        description=entity.description,
+        description=entity.description(source.name),
         retry_policy=SYNC_RETRY_POLICY,
         deps=list(entity.deps) or None,
         required_resource_keys={source.name},

@@ -6,6 +6,8 @@ from connectors.apis.hubspot import ENTITIES as HUBSPOT_ENTITIES
 from connectors.apis.hubspot import landing_zone as hubspot_zone
 from connectors.apis.pipedrive import ENTITIES as PIPEDRIVE_ENTITIES
 from connectors.apis.pipedrive import landing_zone as pipedrive_zone
+from connectors.apis.sendgrid_suppressions import ENTITIES as SENDGRID_SUPPRESSION_LISTS
+from connectors.apis.sendgrid_suppressions import landing_zone as sendgrid_zone
 from connectors.apis.shopify import ENTITIES as SHOPIFY_ENTITIES
 from connectors.apis.shopify import landing_zone as shopify_zone
 from connectors.apis.typeform import responses_zone, walks_zone
@@ -30,6 +32,7 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         customer_id_map_zone(landing_dir),
         *ledger_zones(landing_dir),
         suppressions_zone(landing_dir),
+        *(sendgrid_zone(landing_dir, entity) for entity in SENDGRID_SUPPRESSION_LISTS),
         events_zone(landing_dir),
         replies_zone(landing_dir),
     ]

@@ -347,6 +347,8 @@ def _connect_warehouse(warehouse: Path, zone: str) -> duckdb.DuckDBPyConnection:
 
 
 def _load_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> None:
+    """The temp table ``suppressions``: the operators' (``landing/sendgrid/suppressions``) and what SendGrid's
+    lists, synced through its API, suppress now."""
     directory = landing_dir / "sendgrid" / "suppressions"
     files = sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
     if files:
@@ -362,6 +364,26 @@ def _load_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path)
             "create temp table suppressions "
             "(email_key varchar, kind varchar, group_id bigint, created_at timestamptz)"
         )
+    _add_listed_suppressions(connection, landing_dir)
+
+
+def _add_listed_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> None:
+    """Add SendGrid's suppression lists as landed by their sync: the latest version of every entry that is
+    not a tombstone (an address SendGrid no longer lists is no longer suppressed), keyed by the normalised
+    address like the operators' rows, with its kind (bounce, spam_report, invalid_email,
+    global_unsubscribe, group_unsubscribe and its group). Blocks are temporary and suppress nothing."""
+    from connectors.apis.sendgrid_suppressions import current_suppressions
+
+    listed = current_suppressions(landing_dir)
+    if listed.num_rows == 0:
+        return
+    connection.register("listed_suppressions", listed)
+    try:
+        connection.execute(
+            "insert into suppressions select email_key, kind, group_id, created_at from listed_suppressions"
+        )
+    finally:
+        connection.unregister("listed_suppressions")
 
 
 # What SendGrid's events say of an address, as a suppression: the latest of a group's unsubscribe and

@@ -150,11 +150,13 @@ class DriplineSettings(BaseSettings):
     )
     sendgrid_api_key: SecretStr | None = Field(
         default=None,
-        description="SendGrid API key with the mail.send scope; without it sending is a dry run.",
+        description="SendGrid API key with the mail.send scope (and suppression read access, for the "
+        "suppression lists' reconciliation); without it sending is a dry run and the lists are not synced.",
     )
     sendgrid_base_url: str = Field(
         default="https://api.sendgrid.com",
-        description="Scheme and host of the SendGrid API; the client appends /v3/mail/send.",
+        description="Scheme and host of the SendGrid API; the clients append /v3/mail/send and the "
+        "suppression lists' paths.",
     )
     sendgrid_timeout_seconds: float = Field(default=30, gt=0, description="Timeout of one mail/send request.")
     send_batch_size: int = Field(

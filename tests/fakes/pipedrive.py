@@ -18,7 +18,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.server import FakeApi, Reply, Request
+from tests.fakes.server import RecordStoreFake, Reply, Request
 
 ENTITIES = ("persons", "organizations", "deals")
 DEFAULT_LIMIT = 100
@@ -130,19 +130,14 @@ def deal(
     }
 
 
-class FakePipedrive(FakeApi):
+class FakePipedrive(RecordStoreFake):
     """In-memory persons, organizations and deals behind the v2 list endpoints."""
 
-    def __init__(self, token: str = "fake-pipedrive-token") -> None:
-        super().__init__()
-        self.token = token
-        self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
-        self.stuck_cursor = False
+    entities = ENTITIES
 
-    def add(self, entity: str, *records: dict[str, Any]) -> None:
-        with self._lock:
-            for record in records:
-                self.records[entity][record["id"]] = record
+    def __init__(self, token: str = "fake-pipedrive-token") -> None:
+        super().__init__(token)
+        self.stuck_cursor = False
 
     def __call__(self, request: Request) -> Reply:
         entity = request.path.removeprefix("/api/v2/")

@@ -1,4 +1,5 @@
-"""A loopback fake of SendGrid v3 Mail Send (``POST /v3/mail/send``), in process or in its own process.
+"""A loopback fake of SendGrid v3 Mail Send (``POST /v3/mail/send``) and of the suppression lists' reads, in
+process or in its own process.
 
 It speaks the documented wire format: ``Authorization: Bearer <key>`` (no or an unknown key: 401
 ``authorization required``; a key without the ``mail.send`` scope: 403 ``access forbidden``); a JSON body
@@ -21,7 +22,17 @@ second or so ahead, ``Retry-After`` when given, and ``too many requests``), ``se
 ``status=503`` with an error body), ``too_large`` (413), ``unauthorized`` (401),
 ``slow_then_accept`` (the request is processed and, when valid, recorded as accepted at once; the answer
 comes ``delay`` seconds later: SendGrid accepted it but a client that timed out never heard so) and
-``slow_then_fail`` (nothing is recorded; 503 after ``delay`` seconds).
+``slow_then_fail`` (nothing is recorded; 503 after ``delay`` seconds) and ``malformed`` (200 with
+``body``, by default cut-off JSON).
+
+Suppression lists (reads need a key with the ``suppression.read`` scope, which the default key has; else
+403): ``GET /v3/suppression/{bounces,blocks,spam_reports,invalid_emails,unsubscribes}`` answer a JSON array
+of ``{created, email, ...}`` (unix seconds; bounces and blocks with ``reason`` and ``status``, spam reports
+with ``ip``, invalid emails with ``reason``), newest first, filtered by ``start_time``/``end_time`` (unix
+seconds, inclusive) and paged by ``offset`` and ``limit`` (default and most 500; above that 400);
+``GET /v3/asm/suppressions`` answers every group unsubscribe, ``{email, group_id, group_name, created_at}``.
+``suppress``/``unsuppress`` and ``suppress_in_group``/``unsuppress_in_group`` change them. Faults hit these
+reads like mail/send.
 
 Accepted messages are kept in ``messages``; ``accepted_recipients()`` lists one dict per recipient, in
 the order accepted, with what SendGrid would send them: subject, template data, substitutions, the
@@ -58,6 +69,11 @@ from tests.fakes.server import FakeApi, Fault, Reply, Request
 
 MAIL_SEND_PATH = "/v3/mail/send"
 MAIL_SEND_SCOPE = "mail.send"
+SUPPRESSION_READ_SCOPE = "suppression.read"
+SUPPRESSION_LISTS = ("bounces", "blocks", "spam_reports", "invalid_emails", "unsubscribes")
+SUPPRESSION_PREFIX = "/v3/suppression/"
+GROUP_SUPPRESSIONS_PATH = "/v3/asm/suppressions"
+MAX_SUPPRESSION_LIMIT = 500
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
 MAX_CATEGORIES = 10
@@ -142,7 +158,9 @@ class FakeSendGrid(FakeApi):
         port: int = 0,
     ) -> None:
         super().__init__(port=port, record_requests=keep_messages)
-        self.keys: dict[str, frozenset[str]] = {api_key: frozenset({MAIL_SEND_SCOPE})}
+        self.keys: dict[str, frozenset[str]] = {api_key: frozenset({MAIL_SEND_SCOPE, SUPPRESSION_READ_SCOPE})}
+        self.suppressions: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in SUPPRESSION_LISTS}
+        self.group_suppressions: dict[tuple[int, str], dict[str, Any]] = {}
         self.invalid_addresses: set[str] = set()
         self.max_body_bytes = max_body_bytes
         self.latency = latency
@@ -173,6 +191,31 @@ class FakeSendGrid(FakeApi):
         with self._lock:
             self.keys[key] = frozenset(scopes)
 
+    def suppress(self, name: str, email: str, created: int, **fields: Any) -> None:
+        """List ``email`` on the suppression list ``name`` (``bounces``, ...) as listed at ``created``."""
+        with self._lock:
+            self.suppressions[name][email.lower()] = {"created": created, "email": email, **fields}
+
+    def unsuppress(self, name: str, email: str) -> None:
+        """Take ``email`` off the list ``name``, as an operator does in SendGrid's UI."""
+        with self._lock:
+            del self.suppressions[name][email.lower()]
+
+    def suppress_in_group(
+        self, group_id: int, email: str, created_at: int, group_name: str = "Newsletter"
+    ) -> None:
+        with self._lock:
+            self.group_suppressions[(group_id, email.lower())] = {
+                "email": email,
+                "group_id": group_id,
+                "group_name": group_name,
+                "created_at": created_at,
+            }
+
+    def unsuppress_in_group(self, group_id: int, email: str) -> None:
+        with self._lock:
+            del self.group_suppressions[(group_id, email.lower())]
+
     def reject_addresses(self, *emails: str) -> None:
         """Addresses SendGrid answers ``Does not contain a valid address.`` for, wherever they appear."""
         with self._lock:
@@ -190,9 +233,13 @@ class FakeSendGrid(FakeApi):
         return [row["email"] for row in self.accepted_recipients(sandbox=sandbox)]
 
     def __call__(self, request: Request) -> Reply:
-        if request.path != MAIL_SEND_PATH:
+        reads = request.path == GROUP_SUPPRESSIONS_PATH or (
+            request.path.startswith(SUPPRESSION_PREFIX)
+            and request.path.removeprefix(SUPPRESSION_PREFIX) in SUPPRESSION_LISTS
+        )
+        if request.path != MAIL_SEND_PATH and not reads:
             return Reply(404, error_body((None, "not found")))
-        if request.method != "POST":
+        if request.method != ("GET" if reads else "POST"):
             return Reply(405, error_body((None, "method not allowed")))
         authorization = request.header("authorization") or ""
         scopes = (
@@ -202,13 +249,15 @@ class FakeSendGrid(FakeApi):
         )
         if scopes is None:
             return Reply(401, error_body((None, "authorization required")))
-        if MAIL_SEND_SCOPE not in scopes:
+        if (SUPPRESSION_READ_SCOPE if reads else MAIL_SEND_SCOPE) not in scopes:
             return Reply(403, error_body((None, "access forbidden")))
         fault = self.faults.take()
         if fault is not None:
             reply = self._fault_reply(fault)
             if reply is not None:
                 return reply
+        if reads:
+            return self._suppressions(request)
         reply = self._mail_send(request.body)
         if fault is not None and fault.kind == "slow_then_accept":
             reply.delay = fault.delay
@@ -237,7 +286,27 @@ class FakeSendGrid(FakeApi):
             return Reply(503, error_body((None, "service unavailable")), delay=fault.delay)
         if fault.kind == "slow_then_accept":
             return None
+        if fault.kind == "malformed":
+            return Reply(200, fault.body or b"[")
         raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    def _suppressions(self, request: Request) -> Reply:
+        with self._lock:
+            if request.path == GROUP_SUPPRESSIONS_PATH:
+                return Reply(200, sorted(self.group_suppressions.values(), key=lambda e: -e["created_at"]))
+            entries = list(self.suppressions[request.path.removeprefix(SUPPRESSION_PREFIX)].values())
+        try:
+            limit = int(request.query.get("limit", MAX_SUPPRESSION_LIMIT))
+            offset = int(request.query.get("offset", 0))
+            start = int(request.query.get("start_time", 0))
+            end = int(request.query["end_time"]) if "end_time" in request.query else None
+        except ValueError:
+            return Reply(400, error_body((None, "invalid query parameter")))
+        if not 1 <= limit <= MAX_SUPPRESSION_LIMIT:
+            return Reply(400, error_body(("limit", f"limit must be between 1 and {MAX_SUPPRESSION_LIMIT}")))
+        chosen = [e for e in entries if e["created"] >= start and (end is None or e["created"] <= end)]
+        chosen.sort(key=lambda e: (-e["created"], e["email"]))
+        return Reply(200, chosen[offset : offset + limit])
 
     def _mail_send(self, raw: bytes) -> Reply:
         if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:

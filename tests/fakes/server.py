@@ -222,3 +222,24 @@ class FakeApi:
     def inject(self, kind: str, *, times: int = 1, skip: int = 0, **options: Any) -> None:
         """Queue a fault for the next ``times`` requests after letting ``skip`` requests through."""
         self.faults.inject(kind, times=times, skip=skip, **options)
+
+
+class RecordStoreFake(FakeApi):
+    """A fake API that serves records of its ``entities``, each by its ``id``, to one ``token``."""
+
+    entities: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, token: str, **server_options: Any) -> None:
+        super().__init__(**server_options)
+        self.token = token
+        self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in self.entities}
+
+    def add(self, entity: str, *records: dict[str, Any]) -> None:
+        """Add or replace records (by id)."""
+        with self._lock:
+            for record in records:
+                self.records[entity][record["id"]] = record
+
+    def delete(self, entity: str, record_id: int) -> None:
+        with self._lock:
+            del self.records[entity][record_id]

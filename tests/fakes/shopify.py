@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from tests.fakes.server import FakeApi, Reply, Request
+from tests.fakes.server import RecordStoreFake, Reply, Request
 
 API_VERSION = "2025-07"
 ENTITIES = ("customers", "orders")
@@ -97,26 +97,17 @@ def order(
     return record | fields
 
 
-class FakeShopify(FakeApi):
+class FakeShopify(RecordStoreFake):
     """In-memory customers and orders of one store behind the REST list endpoints."""
 
     fault_defaults: ClassVar[dict[str, Any]] = {"retry_after": "1.0"}
 
+    entities = ENTITIES
+
     def __init__(self, token: str = "shpat_fake", *, api_version: str = API_VERSION) -> None:
-        super().__init__()
-        self.token = token
+        super().__init__(token)
         self.api_version = api_version
-        self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
         self.stuck_link = False
-
-    def add(self, entity: str, *records: dict[str, Any]) -> None:
-        with self._lock:
-            for record in records:
-                self.records[entity][record["id"]] = record
-
-    def delete(self, entity: str, record_id: int) -> None:
-        with self._lock:
-            del self.records[entity][record_id]
 
     def __call__(self, request: Request) -> Reply:
         prefix = f"/admin/api/{self.api_version}/"

@@ -22,27 +22,26 @@ class HubSpotResource(ApiResource):
 
 
 HUBSPOT = ApiSource.of(hubspot, "HubSpot", "a HubSpot private-app access token")
+_AS_RETURNED = "(CRM v3, exactly as returned; archived ones as deleted)"
 
 hubspot_contacts, hubspot_companies, hubspot_deals = api_sync_assets(
     HUBSPOT,
     [
         SyncEntity(
             "contacts",
-            "One row per HubSpot contact version fetched (CRM v3, exactly as returned; archived ones as "
-            "deleted), landed one page per batch in `landing/hubspot/contacts/`: the record plus its name, "
-            "email, phone and company normalised like a spreadsheet row, so contacts join the contact union.",
+            f"HubSpot contact version fetched {_AS_RETURNED}",
+            ": the record plus its name, email, phone and company normalised like a spreadsheet row, so "
+            "contacts join the contact union.",
         ),
         SyncEntity(
             "companies",
-            "One row per HubSpot company version fetched (CRM v3, exactly as returned; archived ones as "
-            "deleted), landed one page per batch in `landing/hubspot/companies/`; staging keeps the latest "
-            "version of each.",
+            f"HubSpot company version fetched {_AS_RETURNED}",
+            "; staging keeps the latest version of each.",
         ),
         SyncEntity(
             "deals",
-            "One row per HubSpot deal version fetched (CRM v3, exactly as returned, with its contact and "
-            "company associations on list walks; archived ones as deleted), landed one page per batch in "
-            "`landing/hubspot/deals/`.",
+            "HubSpot deal version fetched (CRM v3, exactly as returned, with its contact and company "
+            "associations on list walks; archived ones as deleted)",
         ),
     ],
 )
@@ -50,8 +49,4 @@ hubspot_contacts, hubspot_companies, hubspot_deals = api_sync_assets(
 
 @dg.definitions
 def hubspot_definitions() -> dg.Definitions:
-    # A module with a @dg.definitions function contributes only what that function returns.
-    return dg.Definitions(
-        assets=[hubspot_contacts, hubspot_companies, hubspot_deals],
-        resources={"hubspot": HubSpotResource()},
-    )
+    return HUBSPOT.definitions(HubSpotResource(), [hubspot_contacts, hubspot_companies, hubspot_deals])

@@ -33,21 +33,20 @@ pipedrive_organizations, pipedrive_persons, pipedrive_deals = api_sync_assets(
     [
         SyncEntity(
             "organizations",
-            "One row per Pipedrive organization version fetched (v2 API, exactly as returned), landed one "
-            "page per batch in `landing/pipedrive/organizations/`; staging keeps the latest version of each.",
+            "Pipedrive organization version fetched (v2 API, exactly as returned)",
+            "; staging keeps the latest version of each.",
         ),
         SyncEntity(
             "persons",
-            "One row per Pipedrive person version fetched, landed one page per batch in "
-            "`landing/pipedrive/persons/`: the record as returned plus its name, primary email, primary "
-            "phone and organization name normalised like a spreadsheet row, so persons join the contact "
-            "union.",
+            "Pipedrive person version fetched",
+            ": the record as returned plus its name, primary email, primary phone and organization name "
+            "normalised like a spreadsheet row, so persons join the contact union.",
             deps=[dg.AssetKey(["pipedrive", "organizations"])],
         ),
         SyncEntity(
             "deals",
-            "One row per Pipedrive deal version fetched (every status, deleted included), landed one page "
-            "per batch in `landing/pipedrive/deals/`; won deals become customers' purchases.",
+            "Pipedrive deal version fetched (every status, deleted included)",
+            "; won deals become customers' purchases.",
         ),
     ],
 )
@@ -55,8 +54,5 @@ pipedrive_organizations, pipedrive_persons, pipedrive_deals = api_sync_assets(
 
 @dg.definitions
 def pipedrive_definitions() -> dg.Definitions:
-    # A module with a @dg.definitions function contributes only what that function returns.
-    return dg.Definitions(
-        assets=[pipedrive_organizations, pipedrive_persons, pipedrive_deals],
-        resources={"pipedrive": PipedriveResource()},
-    )
+    assets = [pipedrive_organizations, pipedrive_persons, pipedrive_deals]
+    return PIPEDRIVE.definitions(PipedriveResource(), assets)

@@ -37,14 +37,14 @@ shopify_customers, shopify_orders = api_sync_assets(
     [
         SyncEntity(
             "customers",
-            "One row per Shopify customer version fetched (Admin REST, exactly as returned), landed one page "
-            "per batch in `landing/shopify/customers/`: the record plus its name, email, phone, company and "
-            "email marketing consent normalised like a spreadsheet row, so customers join the contact union.",
+            "Shopify customer version fetched (Admin REST, exactly as returned)",
+            ": the record plus its name, email, phone, company and email marketing consent normalised like a "
+            "spreadsheet row, so customers join the contact union.",
         ),
         SyncEntity(
             "orders",
-            "One row per Shopify order version fetched (every status), landed one page per batch in "
-            "`landing/shopify/orders/`; paid orders of a known customer become purchases.",
+            "Shopify order version fetched (every status)",
+            "; paid orders of a known customer become purchases.",
         ),
     ],
 )
@@ -52,7 +52,4 @@ shopify_customers, shopify_orders = api_sync_assets(
 
 @dg.definitions
 def shopify_definitions() -> dg.Definitions:
-    # A module with a @dg.definitions function contributes only what that function returns.
-    return dg.Definitions(
-        assets=[shopify_customers, shopify_orders], resources={"shopify": ShopifyResource()}
-    )
+    return SHOPIFY.definitions(ShopifyResource(), [shopify_customers, shopify_orders])

@@ -60,12 +60,11 @@ TYPEFORM = ApiSource(
     [
         SyncEntity(
             "responses",
-            "One row per Typeform response fetched (completed responses of the forms in "
-            "`DRIPLINE_TYPEFORM_FORM_IDS`, exactly as returned, `_entity` = form id), landed one page per "
-            "batch in `landing/typeform/responses/`: the response plus the name, email, phone, company and "
-            "consent found among its answers, normalised like a spreadsheet row, so respondents join the "
-            "contact union. A marker in `landing/typeform/walks/` records each complete walk; the next walk "
-            "starts from it.",
+            "Typeform response fetched (completed responses of the forms in `DRIPLINE_TYPEFORM_FORM_IDS`, "
+            "exactly as returned, `_entity` = form id)",
+            ": the response plus the name, email, phone, company and consent found among its answers, "
+            "normalised like a spreadsheet row, so respondents join the contact union. A marker in "
+            "`landing/typeform/walks/` records each complete walk; the next walk starts from it.",
         )
     ],
 )
@@ -73,5 +72,4 @@ TYPEFORM = ApiSource(
 
 @dg.definitions
 def typeform_definitions() -> dg.Definitions:
-    # A module with a @dg.definitions function contributes only what that function returns.
-    return dg.Definitions(assets=[typeform_responses], resources={"typeform": TypeformResource()})
+    return TYPEFORM.definitions(TypeformResource(), [typeform_responses])

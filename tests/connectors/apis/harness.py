@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 import pyarrow.parquet as pq
 import pytest
+from pydantic import SecretStr
 
-from connectors.apis.http import ApiClient, ApiUnavailableError, MalformedResponseError
+from connectors.apis.http import ApiClient, ApiUnavailableError, AuthError, MalformedResponseError
+from connectors.apis.sync_engine import Page
 from connectors.core.landing import LandingZone
 from tests.fakes.server import FakeApi
 
@@ -104,15 +106,59 @@ def server_errors_after_first_page(fake: FakeApi, pages: Iterable[PageT]) -> tup
     return landed[0], message
 
 
-def chained_pages(pages: Iterable[Any], sizes: list[int], *, cursor: str, next_cursor: str) -> list[Any]:
+def chained_pages(pages: Iterable[Page], sizes: list[int]) -> list[Page]:
     """The pages of a whole walk, checked: numbered from 1, holding ``sizes`` records, the first requested
     without a cursor and each other with the one the page before handed back, the last one last."""
     walked = list(pages)
     assert [len(page.records) for page in walked] == sizes
     assert [page.number for page in walked] == list(range(1, len(sizes) + 1))
-    assert getattr(walked[0], cursor) is None
-    assert [getattr(page, cursor) for page in walked[1:]] == [
-        getattr(page, next_cursor) for page in walked[:-1]
-    ]
+    assert walked[0].cursor is None
+    assert [page.cursor for page in walked[1:]] == [page.next_cursor for page in walked[:-1]]
     assert [page.is_last for page in walked] == [False] * (len(sizes) - 1) + [True]
     return walked
+
+
+def wrong_token_error(
+    fake: FakeApi,
+    build: Callable[..., ApiClient],
+    walk: Callable[[Any], Iterable[Any]],
+    *,
+    token: str,
+    setting: str,
+    server_says: str,
+) -> AuthError:
+    """The ``AuthError`` a client built with the wrong ``token`` raises at its first request: after exactly
+    one call, naming ``setting`` and quoting what the server said, never showing the token (nor does the
+    client's repr)."""
+    with build(fake, token=token) as client, pytest.raises(AuthError) as raised:
+        list(walk(client))
+    message = str(raised.value)
+    assert len(fake.requests) == 1
+    assert client.stats.api_calls == 1
+    assert setting in message
+    assert server_says in message
+    assert token not in message
+    assert token not in repr(client)
+    return raised.value
+
+
+def check_page_size_limits(
+    fake: FakeApi,
+    client_class: type[ApiClient],
+    token: str,
+    walk: Callable[[Any], Iterable[Any]],
+    *,
+    query_name: str,
+    **options: Any,
+) -> None:
+    """A page size of 0 or above the API's maximum is refused before any call; without one, the client
+    asks for the maximum (``query_name`` of its first request)."""
+    maximum = client_class.max_page_size
+    assert maximum is not None
+    for page_size in (0, maximum + 1):
+        with pytest.raises(ValueError, match=f"between 1 and {maximum}"):
+            client_class(fake.url, SecretStr(token), page_size=page_size, **options)
+    assert fake.requests == []
+    with client_class(fake.url, SecretStr(token), **options) as client:
+        list(walk(client))
+    assert fake.requests[0].query[query_name] == str(maximum)

@@ -31,6 +31,7 @@ from tests.connectors.apis.harness import (
     fake_fixture,
     malformed_second_page,
     server_errors_after_first_page,
+    wrong_token_error,
 )
 from tests.fakes.hubspot import EPOCH, FakeHubSpot, PostRequest, company, contact, deal, millis
 
@@ -68,7 +69,7 @@ def search_bodies(fake: FakeHubSpot) -> list[dict]:
 def test_walks_every_list_page_following_paging_next_after(fake, client):
     fake.add("contacts", *(contact(i) for i in range(1, 8)))
 
-    pages = chained_pages(client.iter_pages("contacts"), [3, 3, 1], cursor="after", next_cursor="next_after")
+    pages = chained_pages(client.iter_pages("contacts"), [3, 3, 1])
 
     assert ids(pages) == ["1", "2", "3", "4", "5", "6", "7"]
     assert client.stats.pages == client.stats.api_calls == 3
@@ -81,7 +82,7 @@ def test_walks_every_list_page_following_paging_next_after(fake, client):
         "archived": "false",
         "associations": "companies",
     }
-    assert second.query["after"] == pages[0].next_after
+    assert second.query["after"] == pages[0].next_cursor
 
 
 def test_records_come_back_as_hubspot_sent_them(fake, client):
@@ -317,23 +318,21 @@ def test_persistent_server_errors_fail_after_bounded_retries_naming_the_page(fak
     fake.inject("server_error", times=100, skip=1)
     first, message = server_errors_after_first_page(fake, client.iter_pages("contacts"))
 
-    assert f"contacts page 2 after {first.next_after!r}" in message
+    assert f"contacts page 2 after {first.next_cursor!r}" in message
 
 
 @pytest.mark.parametrize("since", [None, EPOCH])
 def test_a_wrong_token_fails_at_once_naming_the_setting(fake, since):
     fake.add("contacts", contact(1))
 
-    with make_client(fake, token="pat-na1-wrong-0000") as client, pytest.raises(AuthError) as raised:
-        list(client.iter_pages("contacts", modified_since=since))
-
-    message = str(raised.value)
-    assert len(fake.requests) == 1
-    assert client.stats.api_calls == 1
-    assert TOKEN_SETTING in message
-    assert "Authentication credentials not found" in message
-    assert "pat-na1-wrong-0000" not in message
-    assert "pat-na1-wrong-0000" not in repr(client)
+    wrong_token_error(
+        fake,
+        make_client,
+        lambda client: client.iter_pages("contacts", modified_since=since),
+        token="pat-na1-wrong-0000",
+        setting=TOKEN_SETTING,
+        server_says="Authentication credentials not found",
+    )
 
 
 @pytest.mark.parametrize("since", [None, EPOCH])
@@ -342,7 +341,7 @@ def test_a_malformed_page_is_named_after_the_good_pages(fake, client, since):
     fake.inject("malformed", skip=1)
     first, message = malformed_second_page(client.iter_pages("contacts", modified_since=since))
 
-    assert f"page 2 after {first.next_after!r}" in message
+    assert f"page 2 after {first.next_cursor!r}" in message
 
 
 def test_a_search_record_without_its_modification_time_is_malformed(fake, client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,13 +17,22 @@ from connectors.apis.http import (
     RateLimitError,
     StuckCursorError,
 )
-from connectors.apis.pipedrive import DEAL_STATUSES, MAX_PAGE_SIZE, TOKEN_SETTING, PipedriveClient, rfc3339
+from connectors.apis.pipedrive import (
+    DEAL_STATUSES,
+    MAX_PAGE_SIZE,
+    TOKEN_SETTING,
+    Page,
+    PipedriveClient,
+    rfc3339,
+)
 from tests.connectors.apis.harness import (
     chained_pages,
+    check_page_size_limits,
     client_fixture,
     fake_fixture,
     malformed_second_page,
     server_errors_after_first_page,
+    wrong_token_error,
 )
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
 
@@ -40,6 +50,10 @@ def make_client(fake: FakePipedrive, token: str = TOKEN, **options) -> Pipedrive
 client = client_fixture(make_client)
 
 
+def walk_persons(client: PipedriveClient) -> Iterator[Page]:
+    return client.iter_pages("persons")
+
+
 def walk_records(client: PipedriveClient, entity: str) -> list[dict]:
     return [record for page in client.iter_pages(entity) for record in page.records]
 
@@ -47,7 +61,7 @@ def walk_records(client: PipedriveClient, entity: str) -> list[dict]:
 def test_walks_every_page_in_update_order_and_stops_at_the_last(fake, client):
     fake.add("persons", *(person(i, updated=EPOCH + timedelta(minutes=10 - i)) for i in range(1, 8)))
 
-    pages = chained_pages(client.iter_pages("persons"), [3, 3, 1], cursor="cursor", next_cursor="next_cursor")
+    pages = chained_pages(client.iter_pages("persons"), [3, 3, 1])
 
     assert [record["id"] for page in pages for record in page.records] == [7, 6, 5, 4, 3, 2, 1]
     assert pages[0].records[0] == fake.records["persons"][7]
@@ -218,16 +232,14 @@ def test_timeouts_are_retried_a_bounded_number_of_times_then_fail(fake):
 def test_a_wrong_token_fails_at_once_naming_the_setting(fake):
     fake.add("persons", person(1))
 
-    with make_client(fake, token="wrong-token-123") as client, pytest.raises(AuthError) as raised:
-        list(client.iter_pages("persons"))
-
-    message = str(raised.value)
-    assert len(fake.requests) == 1
-    assert client.stats.api_calls == 1
-    assert TOKEN_SETTING in message
-    assert "unauthorized access" in message
-    assert "wrong-token-123" not in message
-    assert "wrong-token-123" not in repr(client)
+    wrong_token_error(
+        fake,
+        make_client,
+        walk_persons,
+        token="wrong-token-123",
+        setting=TOKEN_SETTING,
+        server_says="unauthorized access",
+    )
 
 
 def test_a_malformed_page_names_its_cursor_after_the_good_pages(fake, client):
@@ -249,21 +261,11 @@ def test_a_cursor_that_does_not_advance_stops_with_an_error(fake, client):
     assert fake.requests[1].query["cursor"] in str(raised.value)
 
 
-def test_the_default_page_size_is_pipedrives_maximum(fake):
+def test_the_page_size_is_pipedrives_maximum_unless_smaller_and_refused_outside_1_to_500(fake):
     fake.add("persons", person(1))
+    assert MAX_PAGE_SIZE == 500
 
-    with PipedriveClient(fake.url, SecretStr(TOKEN)) as client:
-        list(client.iter_pages("persons"))
-
-    assert fake.requests[0].query["limit"] == str(MAX_PAGE_SIZE)
-
-
-@pytest.mark.parametrize("page_size", [0, MAX_PAGE_SIZE + 1])
-def test_a_page_size_outside_pipedrives_limit_is_refused_before_any_call(fake, page_size):
-    with pytest.raises(ValueError, match="between 1 and 500"):
-        PipedriveClient(fake.url, SecretStr(TOKEN), page_size=page_size)
-
-    assert fake.requests == []
+    check_page_size_limits(fake, PipedriveClient, TOKEN, walk_persons, query_name="limit")
 
 
 def test_pipedrives_own_limit_error_is_reported_with_its_message(fake, client):

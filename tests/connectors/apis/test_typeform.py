@@ -22,10 +22,12 @@ from connectors.apis.typeform import (
     typeform_time,
 )
 from tests.connectors.apis.harness import (
+    check_page_size_limits,
     client_fixture,
     counted,
     fake_fixture,
     malformed_second_page,
+    wrong_token_error,
 )
 from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, group, question, response
 
@@ -360,17 +362,17 @@ def test_a_rejected_token_fails_at_once_naming_the_setting_not_the_token(fake, t
     fake.add_token("tfp_formsonly_123456", {"forms:read"})
     fake.add_responses(FORM_ID, *numbered(2))
 
-    with make_client(fake, token=token) as client, pytest.raises(AuthError) as raised:
-        list(client.iter_pages(FORM_ID))
+    error = wrong_token_error(
+        fake,
+        make_client,
+        lambda client: client.iter_pages(FORM_ID),
+        token=token,
+        setting=TOKEN_SETTING,
+        server_says=server_says,
+    )
 
-    message = str(raised.value)
-    assert raised.value.status == status
-    assert len(fake.requests) == 1
-    assert TOKEN_SETTING in message
-    assert server_says in message
-    assert "responses:read" in message
-    assert token not in message
-    assert token not in repr(client)
+    assert error.status == status
+    assert "responses:read" in str(error)
 
 
 def test_a_401_fails_at_once_naming_the_setting(fake, client):
@@ -428,19 +430,17 @@ def test_a_token_that_does_not_advance_stops_with_an_error(fake, client):
     assert "'r005'" in str(raised.value)
 
 
-def test_the_default_page_size_is_typeforms_maximum(fake):
-    with TypeformClient(fake.url, SecretStr(TOKEN), request_interval=0) as client:
-        list(client.iter_pages(FORM_ID))
+def test_the_page_size_is_typeforms_maximum_unless_smaller_and_refused_outside_1_to_1000(fake):
+    assert MAX_PAGE_SIZE == 1000
 
-    assert fake.requests[0].query["page_size"] == str(MAX_PAGE_SIZE)
-
-
-@pytest.mark.parametrize("page_size", [0, MAX_PAGE_SIZE + 1])
-def test_a_page_size_outside_typeforms_limit_is_refused_before_any_call(fake, page_size):
-    with pytest.raises(ValueError, match="between 1 and 1000"):
-        TypeformClient(fake.url, SecretStr(TOKEN), page_size=page_size)
-
-    assert fake.requests == []
+    check_page_size_limits(
+        fake,
+        TypeformClient,
+        TOKEN,
+        lambda client: client.iter_pages(FORM_ID),
+        query_name="page_size",
+        request_interval=0,
+    )
 
 
 def test_typeforms_own_page_size_error_is_reported_with_its_message(fake, client):

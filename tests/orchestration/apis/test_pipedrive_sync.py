@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 
 import dagster as dg
 import pytest
 
-from connectors.apis.pipedrive import TOKEN_SETTING, landing_zone
+from connectors.apis.pipedrive import ENTITIES, TOKEN_SETTING, PipedriveClient
 from orchestration.defs.apis.pipedrive import (
     PipedriveResource,
     pipedrive_deals,
@@ -19,50 +17,41 @@ from orchestration.defs.apis.pipedrive import (
 )
 from tests.dbt.test_dbt_build import dbt_build, prepare_landing, query
 from tests.fakes.pipedrive import EPOCH, FakePipedrive, deal, organization, person
-from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
+from tests.orchestration.apis import harness
+from tests.orchestration.apis.harness import node_metadata, run_syncs
 
 TOKEN = "pd-orchestration-token-42"
 ASSETS = [pipedrive_organizations, pipedrive_persons, pipedrive_deals]
 RESOURCES = {"pipedrive": PipedriveResource(page_size=2, max_retries=1)}
 
 
-@pytest.fixture
-def fake(home, monkeypatch) -> Iterator[FakePipedrive]:
-    with FakePipedrive.running(token=TOKEN) as running:
-        monkeypatch.setenv("DRIPLINE_PIPEDRIVE_BASE_URL", running.url)
-        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
-        running.add("organizations", organization(10, name="Haneul Foods"))
-        running.add(
-            "persons",
-            *(person(i, email=f"p{i}@haneul.kr", org_id=10 if i == 1 else None) for i in range(1, 6)),
-        )
-        running.add(
-            "deals",
-            deal(100, status="won", value=1000.0, person_id=1),
-            deal(101, status="won", value=500.0, person_id=1),
-            deal(102, status="lost", person_id=2),
-        )
-        yield running
+def crm(fake: FakePipedrive) -> None:
+    fake.add("organizations", organization(10, name="Haneul Foods"))
+    fake.add(
+        "persons", *(person(i, email=f"p{i}@haneul.kr", org_id=10 if i == 1 else None) for i in range(1, 6))
+    )
+    fake.add(
+        "deals",
+        deal(100, status="won", value=1000.0, person_id=1),
+        deal(101, status="won", value=500.0, person_id=1),
+        deal(102, status="lost", person_id=2),
+    )
+
+
+SETTINGS = {"DRIPLINE_PIPEDRIVE_BASE_URL": "{url}", TOKEN_SETTING: TOKEN}
+fake = harness.configured_fake(FakePipedrive, SETTINGS, crm, token=TOKEN)
 
 
 sync = partial(run_syncs, RESOURCES)
 metadata = partial(node_metadata, source="pipedrive")
-landed_ids = partial(landed_record_ids, source="pipedrive")
 
 
 def test_the_three_assets_land_every_page_and_report_the_sync(home, fake):
     result = sync(*ASSETS)
 
-    assert result.success
-    persons = metadata(result, "persons")
-    assert (persons["records_new"], persons["pages"], persons["api_calls"]) == (5, 3, 3)
-    assert persons["dagster/row_count"] == 5
-    assert persons["cursor_before"] is None
-    assert persons["cursor_after"] == (EPOCH + timedelta(minutes=5)).isoformat()
-    assert (persons["retries"], persons["rate_limit_wait_seconds"]) == (0, 0.0)
     assert metadata(result, "deals")["records_new"] == 3
-    assert sorted(landed_ids(home, "persons")) == ["1", "2", "3", "4", "5"]
-    assert TOKEN not in str({k: metadata(result, e) for k, e in enumerate(("persons", "deals"))})
+    first_persons = {"records": 5, "pages": 3, "cursor_after": EPOCH + timedelta(minutes=5)}
+    harness.assert_first_sync(result, home, TOKEN, source="pipedrive", entity="persons", **first_persons)
 
 
 def test_a_second_run_fetches_only_what_changed_since_the_landed_cursor(home, fake, monkeypatch):
@@ -74,10 +63,10 @@ def test_a_second_run_fetches_only_what_changed_since_the_landed_cursor(home, fa
     persons = metadata(sync(pipedrive_persons), "persons")
 
     assert fake.requests[0].query["updated_since"] == "2025-01-01T00:04:00Z"
-    assert persons["cursor_before"] == (EPOCH + timedelta(minutes=5)).isoformat()
-    assert (persons["records_new"], persons["records_updated"], persons["records_unchanged"]) == (1, 0, 2)
+    harness.assert_one_new_since(
+        persons, cursor_before=EPOCH + timedelta(minutes=5), cursor_after=EPOCH + timedelta(hours=2)
+    )
     assert persons["records_fetched"] == 3  # persons 4 and 5 again, inside the overlap, and person 6
-    assert persons["cursor_after"] == (EPOCH + timedelta(hours=2)).isoformat()
 
 
 def test_a_full_refresh_ignores_the_cursor(home, fake):
@@ -92,27 +81,12 @@ def test_a_full_refresh_ignores_the_cursor(home, fake):
 
 
 def test_without_a_token_the_sync_is_skipped_not_failed(home, monkeypatch, capfd):
-    monkeypatch.delenv(TOKEN_SETTING, raising=False)
-
-    result = sync(*ASSETS)
-
-    assert result.success
-    persons = metadata(result, "persons")
-    assert persons["skipped"] is True
-    assert TOKEN_SETTING in persons["skipped_reason"]
-    assert persons["dagster/row_count"] == 0
-    assert (home / "landing" / "pipedrive" / "persons" / "_schema.parquet").exists()
-    assert TOKEN_SETTING in capfd.readouterr().err
+    skipped = {"source": "pipedrive", "entities": ENTITIES, "monkeypatch": monkeypatch, "capfd": capfd}
+    harness.assert_skipped_without(TOKEN_SETTING, partial(sync, *ASSETS), home, **skipped)
 
 
 def test_a_rejected_token_fails_the_asset_naming_the_setting(home, fake, monkeypatch):
-    monkeypatch.setenv(TOKEN_SETTING, "not-the-token")
-
-    with pytest.raises(dg.Failure, match=TOKEN_SETTING) as raised:
-        sync(pipedrive_persons)
-
-    assert "not-the-token" not in str(raised.value)
-    assert len(fake.requests) == 1
+    harness.rejected_token_failure(monkeypatch, fake, TOKEN_SETTING, lambda: sync(pipedrive_persons))
 
 
 def test_deleted_persons_and_deals_leave_customers_after_dbt_build(home, fake):
@@ -141,65 +115,17 @@ def test_deleted_persons_and_deals_leave_customers_after_dbt_build(home, fake):
     assert query(home, "select count(*) from customer_source_records where source = 'pipedrive'") == [(4,)]
 
 
-SYNC_IN_A_CHILD = textwrap.dedent(
-    """
-    import sys
-    from datetime import timedelta
-    from pathlib import Path
-    from pydantic import SecretStr
-    from connectors.apis.pipedrive import PipedriveClient
-    from connectors.apis.pipedrive import landing_zone, sync_entity
-
-    url, token, landing = sys.argv[1:4]
-    with PipedriveClient(url, SecretStr(token), page_size=2, timeout=(5.0, 120.0)) as client:
-        sync_entity(client, landing_zone(Path(landing), "persons"), overlap=timedelta(minutes=5))
-    """
-)
-
-
 def test_a_sync_killed_half_way_and_run_again_lands_every_person_once_downstream(home, fake):
     fake.add("persons", *(person(i, email=f"p{i}@haneul.kr") for i in range(6, 12)))  # 11 persons, 6 pages
-    fake.inject("slow", skip=3, delay=60.0)  # the fourth page hangs until the child is killed
-    prepare_landing(home)
-    zone = landing_zone(home / "landing", "persons")
-    kill_after_pages(SYNC_IN_A_CHILD, [fake.url, TOKEN, str(home / "landing")], zone)
-    assert sorted(landed_ids(home, "persons"), key=int) == [str(i) for i in range(1, 7)]
 
-    persons = metadata(sync(pipedrive_persons), "persons")
-    dbt_build(home)
+    resume = partial(sync, pipedrive_persons)
+    persons = harness.kill_and_resume(home, fake, TOKEN, PipedriveClient, "persons", resume)
 
     assert persons["cursor_before"] == (EPOCH + timedelta(minutes=6)).isoformat()
-    assert persons["records_new"] == 5
-    assert persons["records_unchanged"] > 0  # the overlap fetched some persons again…
-    assert len(landed_ids(home, "persons")) == 11  # …without landing them twice…
-    rows = query(
-        home,
-        "select source_record_id, count(*) from customer_source_records"
-        " where source = 'pipedrive' group by 1",
-    )
-    assert sorted(rows, key=lambda row: int(row[0])) == [
-        (str(i), 1) for i in range(1, 12)
-    ]  # …once downstream
-    assert query(home, "select count(*), count(distinct source_record_id) from stg_pipedrive__persons") == [
-        (11, 11)
-    ]
 
 
 def test_the_pipedrive_assets_are_in_the_code_location_and_feed_their_dbt_staging(dbt_manifest):
-    from orchestration.definitions import defs
-
-    definitions = defs()
-    graph = definitions.resolve_asset_graph()
-    for entity in ("persons", "organizations", "deals"):
-        node = graph.get(dg.AssetKey(["pipedrive", entity]))
-        assert node.is_materializable and node.group_name == "ingest", entity
-        assert node.owners == ["team:data-engineering"] and node.description, entity
-        assert (
-            dg.AssetKey(["pipedrive", entity])
-            in graph.get(dg.AssetKey([f"stg_pipedrive__{entity}"])).parent_keys
-        )
-    selected = definitions.resolve_job_def("pipeline_job").asset_layer.selected_asset_keys
-    assert dg.AssetKey(["pipedrive", "persons"]) in selected
+    harness.assert_in_the_code_location("pipedrive", ENTITIES)
 
 
 def test_a_full_refresh_that_would_delete_most_persons_fails_until_allowed(home, fake):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-import dagster as dg
 import pytest
 
 from connectors.apis.typeform import FORM_IDS_SETTING, TOKEN_SETTING, responses_zone, walks_zone
@@ -15,7 +13,16 @@ from orchestration.defs.apis.typeform import TypeformResource, typeform_response
 from orchestration.lib.sync_runs import FULL_REFRESH_TAG
 from tests.dbt.test_dbt_build import SHEETS, at, dbt_build, land, prepare_landing, query, sheet
 from tests.fakes.typeform import EPOCH, FakeTypeform, answer, form, question, response
-from tests.orchestration.apis.harness import kill_after_pages, landed_record_ids, node_metadata, run_syncs
+from tests.orchestration.apis.harness import (
+    assert_in_the_code_location,
+    assert_skipped_without,
+    configured_fake,
+    kill_after_pages,
+    landed_record_ids,
+    node_metadata,
+    rejected_token_failure,
+    run_syncs,
+)
 
 TOKEN = "tfp_orchestration_token_7Qw2"
 FORM_ID = "Sg8Lp3Rt"
@@ -33,23 +40,21 @@ def signup(n: int, *, submitted: datetime | None = None, email: str | None = Non
     )
 
 
-@pytest.fixture
-def fake(home, monkeypatch) -> Iterator[FakeTypeform]:
-    with FakeTypeform.running(token=TOKEN) as running:
-        monkeypatch.setenv("DRIPLINE_TYPEFORM_BASE_URL", running.url)
-        monkeypatch.setenv(TOKEN_SETTING, TOKEN)
-        monkeypatch.setenv(FORM_IDS_SETTING, FORM_ID)
-        running.add_form(
-            form(
-                FORM_ID,
-                question("nm01", "name", "short_text", "Your name"),
-                question("em01", "email", "email", "Email address"),
-                question("ch01", "interest", "multiple_choice", "What are you interested in?"),
-                hidden=("utm_source",),
-            )
+def signups(fake: FakeTypeform) -> None:
+    fake.add_form(
+        form(
+            FORM_ID,
+            question("nm01", "name", "short_text", "Your name"),
+            question("em01", "email", "email", "Email address"),
+            question("ch01", "interest", "multiple_choice", "What are you interested in?"),
+            hidden=("utm_source",),
         )
-        running.add_responses(FORM_ID, *(signup(n) for n in range(1, 6)))
-        yield running
+    )
+    fake.add_responses(FORM_ID, *(signup(n) for n in range(1, 6)))
+
+
+SETTINGS = {"DRIPLINE_TYPEFORM_BASE_URL": "{url}", TOKEN_SETTING: TOKEN, FORM_IDS_SETTING: FORM_ID}
+fake = configured_fake(FakeTypeform, SETTINGS, signups, token=TOKEN)
 
 
 sync = partial(run_syncs, RESOURCES, typeform_responses)
@@ -122,35 +127,19 @@ def test_a_full_refresh_walks_every_response(home, fake, how):
     assert (report["records_fetched"], report["records_unchanged"]) == (5, 5)
 
 
-@pytest.mark.parametrize(
-    ("unset", "named"),
-    [(TOKEN_SETTING, TOKEN_SETTING), (FORM_IDS_SETTING, FORM_IDS_SETTING)],
-)
-def test_without_a_token_or_forms_the_sync_is_skipped_not_failed(home, monkeypatch, capfd, unset, named):
+@pytest.mark.parametrize("unset", [TOKEN_SETTING, FORM_IDS_SETTING])
+def test_without_a_token_or_forms_the_sync_is_skipped_not_failed(home, monkeypatch, capfd, unset):
     monkeypatch.setenv(TOKEN_SETTING, TOKEN)
     monkeypatch.setenv(FORM_IDS_SETTING, FORM_ID)
-    monkeypatch.delenv(unset)
 
-    result = sync()
-
-    assert result.success
-    report = metadata(result)
-    assert report["skipped"] is True
-    assert named in report["skipped_reason"]
-    assert report["dagster/row_count"] == 0
-    assert (home / "landing" / "typeform" / "responses" / "_schema.parquet").exists()
-    assert named in capfd.readouterr().err
+    skipped = {"source": "typeform", "entities": ["responses"], "monkeypatch": monkeypatch, "capfd": capfd}
+    assert_skipped_without(unset, sync, home, **skipped)
 
 
 def test_a_rejected_token_fails_the_asset_naming_the_setting(home, fake, monkeypatch):
-    monkeypatch.setenv(TOKEN_SETTING, "not-the-token")
+    failure = rejected_token_failure(monkeypatch, fake, TOKEN_SETTING, sync)
 
-    with pytest.raises(dg.Failure, match=TOKEN_SETTING) as raised:
-        sync()
-
-    assert "403" in str(raised.value)
-    assert "not-the-token" not in str(raised.value)
-    assert len(fake.requests) == 1
+    assert "403" in str(failure)
 
 
 SYNC_IN_A_CHILD = textwrap.dedent(
@@ -197,16 +186,4 @@ def test_a_sync_killed_half_way_and_run_again_lands_every_response_once_downstre
 
 
 def test_the_typeform_asset_is_in_the_code_location_and_feeds_its_dbt_staging(dbt_manifest):
-    from orchestration.definitions import defs
-
-    definitions = defs()
-    graph = definitions.resolve_asset_graph()
-    node = graph.get(dg.AssetKey(["typeform", "responses"]))
-    assert node.is_materializable and node.group_name == "ingest"
-    assert node.owners == ["team:data-engineering"] and node.description
-    assert (
-        dg.AssetKey(["typeform", "responses"])
-        in graph.get(dg.AssetKey(["stg_typeform__responses"])).parent_keys
-    )
-    selected = definitions.resolve_job_def("pipeline_job").asset_layer.selected_asset_keys
-    assert dg.AssetKey(["typeform", "responses"]) in selected
+    assert_in_the_code_location("typeform", ["responses"])
