@@ -397,21 +397,9 @@ def _parquet_files(landing_dir: Path, source: str, entity: str) -> list[str]:
     return sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
 
 
-def _load_engagement(
-    connection: duckdb.DuckDBPyConnection,
-    landing_dir: Path,
-    ledger: SendLedger,
-    campaign: Campaign,
-    now: datetime,
-) -> None:
-    """What customers did with the mail, from the events and replies the receiver landed (until ``now``):
-
-    - an unsubscribe, a group unsubscribe (unless resubscribed since), a spam report or a hard bounce joins
-      the ``suppressions`` table, so it stops this and every other drip before the next step even when
-      SendGrid's suppression lists were not pulled yet (a missed reconciliation);
-    - a person's reply (not an automatic one) to a send of this campaign, found by the reply-to token, or else
-      by the address it came from, fills ``replies`` (customer_id, cycle or null for any, replied_at).
-    """
+def _add_event_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path, now: datetime) -> None:
+    """Add to ``suppressions`` what the landed events until ``now`` say: an unsubscribe, a group unsubscribe
+    (unless a later group resubscribe lifted it), a spam report or a hard bounce."""
     events = _parquet_files(landing_dir, "sendgrid", "events")
     if events:
         rows = connection.execute(
@@ -455,6 +443,24 @@ def _load_engagement(
             )
             connection.execute("insert into suppressions by name select * from event_suppressions")
             connection.unregister("event_suppressions")
+
+
+def _load_engagement(
+    connection: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    ledger: SendLedger,
+    campaign: Campaign,
+    now: datetime,
+) -> None:
+    """What customers did with the mail, from the events and replies the receiver landed (until ``now``):
+
+    - an unsubscribe, a group unsubscribe (unless resubscribed since), a spam report or a hard bounce joins
+      the ``suppressions`` table, so it stops this and every other drip before the next step even when
+      SendGrid's suppression lists were not pulled yet (a missed reconciliation);
+    - a person's reply (not an automatic one) to a send of this campaign, found by the reply-to token, or else
+      by the address it came from, fills ``replies`` (customer_id, cycle or null for any, replied_at).
+    """
+    _add_event_suppressions(connection, landing_dir, now)
     connection.execute(
         "create or replace temp table replies (customer_id varchar, cycle varchar, replied_at timestamptz)"
     )
@@ -1252,9 +1258,6 @@ def ineligible_sends(settings: DriplineSettings, campaign: Campaign, decided_at:
             [campaign.name],
         )
     }
-    suppression_files = sorted(
-        str(p) for p in (settings.landing_dir / "sendgrid" / "suppressions").glob("*.parquet")
-    )
     kinds = SUPPRESSION_KINDS if campaign.is_marketing else SERVICE_SUPPRESSION_KINDS
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         customers = {
@@ -1265,19 +1268,19 @@ def ineligible_sends(settings: DriplineSettings, campaign: Campaign, decided_at:
                 [[row[1] for row in sent]],
             ).fetchall()
         }
-        suppressed = (
-            {
-                key
-                for (key,) in connection.execute(
-                    "select email_key from read_parquet(?, union_by_name = true) "
-                    "where kind in (select unnest(?::varchar[])) "
-                    "and (kind <> 'group_unsubscribe' or group_id is not distinct from ?)",
-                    [suppression_files, list(kinds), campaign.unsubscribe_group_id],
-                ).fetchall()
-            }
-            if suppression_files
-            else set()
-        )
+    # Every source of suppression the send path reads: the operators', SendGrid's lists, and the events
+    # landed until the decision.
+    with duckdb.connect() as connection:
+        _load_suppressions(connection, settings.landing_dir)
+        _add_event_suppressions(connection, settings.landing_dir, datetime.fromisoformat(decided_at))
+        suppressed = {
+            key
+            for (key,) in connection.execute(
+                "select email_key from suppressions where kind in (select unnest(?::varchar[])) "
+                "and (kind <> 'group_unsubscribe' or group_id is not distinct from ?)",
+                [list(kinds), campaign.unsubscribe_group_id],
+            ).fetchall()
+        }
     violations = 0
     for _, customer_id, cycle, email in sent:
         consent, key = customers.get(customer_id, (None, None))
