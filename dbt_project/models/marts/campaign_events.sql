@@ -40,24 +40,62 @@ sends as (
 
 ),
 
-events_matched as (
+-- One send per X-Message-Id and address (the first by send_id, should a request have mailed one address
+-- twice), so that matching ten million events is a plain lookup; each event takes its send's columns from
+-- the lookup that found it.
+sends_by_message as (
+
+    select *
+    from sends
+    where sg_message_id is not null
+    qualify row_number() over (partition by sg_message_id, email order by send_id) = 1
+
+),
+
+events_by_id as (
 
     select
         events.*,
-        coalesce(by_id.send_id, by_message.send_id) as matched_send_id,
-        case
-            when by_id.send_id is not null then 'send_id'
-            when by_message.send_id is not null then 'sg_message_id'
-        end as matched_by
+        by_id.send_id as id_send_id,
+        by_id.campaign as id_campaign,
+        by_id.step as id_step,
+        by_id.step_index as id_step_index,
+        by_id.customer_id as id_customer_id,
+        by_id.sent_at as id_sent_at,
+        case when by_id.send_id is null then split_part(events.sg_message_id, '.', 1) end as x_message_id,
+        case when by_id.send_id is null then lower(events.email) end as x_message_email
     from events
     left join sends as by_id
         on events.send_id = by_id.send_id
-    left join sends as by_message
+
+),
+
+events_matched as (
+
+    select
+        events_by_id.*,
+        coalesce(events_by_id.id_send_id, by_message.send_id) as matched_send_id,
+        case
+            when events_by_id.id_send_id is not null then 'send_id'
+            when by_message.send_id is not null then 'sg_message_id'
+        end as matched_by,
+        case when events_by_id.id_send_id is not null then events_by_id.id_campaign else by_message.campaign end
+            as send_campaign,
+        case when events_by_id.id_send_id is not null then events_by_id.id_step else by_message.step end
+            as send_step,
+        case
+            when events_by_id.id_send_id is not null then events_by_id.id_step_index else by_message.step_index
+        end as send_step_index,
+        case
+            when events_by_id.id_send_id is not null then events_by_id.id_customer_id else by_message.customer_id
+        end as send_customer_id,
+        case when events_by_id.id_send_id is not null then events_by_id.id_sent_at else by_message.sent_at end
+            as send_sent_at
+    from events_by_id
+    left join sends_by_message as by_message
         on
-            by_id.send_id is null
-            and split_part(events.sg_message_id, '.', 1) = by_message.sg_message_id
-            and lower(events.email) = by_message.email
-    qualify row_number() over (partition by events.event_key order by by_message.send_id) = 1
+            events_by_id.x_message_id = by_message.sg_message_id
+            and events_by_id.x_message_email = by_message.email
 
 ),
 
@@ -72,6 +110,42 @@ replies_by_token as (
 
 ),
 
+-- Only a reply without a known token looks for the latest send to its sender, among the sends to them.
+replies_without_token as (
+
+    select
+        reply_key,
+        from_address,
+        received_at
+    from replies_by_token
+    where token_send_id is null
+
+),
+
+sends_to_senders as (
+
+    select
+        email,
+        sent_at,
+        send_id
+    from sends
+    where email in (select replies_without_token.from_address from replies_without_token)
+
+),
+
+replies_by_sender as (
+
+    select
+        replies_without_token.reply_key,
+        sends_to_senders.send_id
+    from replies_without_token
+    asof inner join sends_to_senders
+        on
+            replies_without_token.from_address = sends_to_senders.email
+            and replies_without_token.received_at >= sends_to_senders.sent_at
+
+),
+
 replies_matched as (
 
     select
@@ -80,12 +154,17 @@ replies_matched as (
         case
             when replies_by_token.token_send_id is not null then 'reply_token'
             when by_sender.send_id is not null then 'sender_address'
-        end as matched_by
+        end as matched_by,
+        sends.campaign as send_campaign,
+        sends.step as send_step,
+        sends.step_index as send_step_index,
+        sends.customer_id as send_customer_id,
+        sends.sent_at as send_sent_at
     from replies_by_token
-    asof left join sends as by_sender
-        on
-            replies_by_token.from_address = by_sender.email
-            and replies_by_token.received_at >= by_sender.sent_at
+    left join replies_by_sender as by_sender
+        on replies_by_token.reply_key = by_sender.reply_key
+    left join sends
+        on coalesce(replies_by_token.token_send_id, by_sender.send_id) = sends.send_id
 
 ),
 
@@ -98,6 +177,11 @@ unioned as (
         received_at,
         matched_send_id as send_id,
         matched_by,
+        send_campaign,
+        send_step,
+        send_step_index,
+        send_customer_id,
+        send_sent_at,
         campaign as event_campaign,
         step as event_step,
         customer_id as event_customer_id,
@@ -122,6 +206,11 @@ unioned as (
         received_at,
         matched_send_id as send_id,
         matched_by,
+        send_campaign,
+        send_step,
+        send_step_index,
+        send_customer_id,
+        send_sent_at,
         null as event_campaign,
         null as event_step,
         null as event_customer_id,
@@ -140,28 +229,26 @@ unioned as (
 final as (
 
     select
-        unioned.event_key,
-        unioned.event,
-        unioned.event_at,
-        unioned.received_at,
-        unioned.send_id,
-        unioned.matched_by,
-        coalesce(sends.campaign, unioned.event_campaign) as campaign,
-        coalesce(sends.step, unioned.event_step) as step,
-        sends.step_index,
-        coalesce(sends.customer_id, unioned.event_customer_id) as customer_id,
-        sends.sent_at,
-        unioned.is_machine_open,
-        unioned.is_unsubscribe_link,
-        unioned.bounce_type,
-        unioned.url,
-        unioned.reason,
-        unioned.sg_event_id,
-        unioned.sg_message_id,
-        unioned.times_received
+        event_key,
+        event,
+        event_at,
+        received_at,
+        send_id,
+        matched_by,
+        coalesce(send_campaign, event_campaign) as campaign,
+        coalesce(send_step, event_step) as step,
+        send_step_index as step_index,
+        coalesce(send_customer_id, event_customer_id) as customer_id,
+        send_sent_at as sent_at,
+        is_machine_open,
+        is_unsubscribe_link,
+        bounce_type,
+        url,
+        reason,
+        sg_event_id,
+        sg_message_id,
+        times_received
     from unioned
-    left join sends
-        on unioned.send_id = sends.send_id
 
 )
 
