@@ -23,12 +23,19 @@ from orchestration.lib.segments import (
 )
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
-from orchestration.lib.warehouse import SEGMENT_SUMMARY_COLUMNS, customer_counts, segment_summary
+from orchestration.lib.warehouse import (
+    BLOCKING_STATS_COLUMNS,
+    SEGMENT_SUMMARY_COLUMNS,
+    blocking_stats,
+    customer_counts,
+    segment_summary,
+)
 
 dbt_project.prepare_if_dev()
 
 CUSTOMERS = dg.AssetKey(["customers"])
 SEGMENT_SUMMARY = dg.AssetKey(["segment_summary"])
+BLOCKING_STATS = dg.AssetKey(["int_identity__blocking_stats"])
 
 
 OUTREACH = "tag:outreach"
@@ -80,6 +87,29 @@ def segment_metrics(warehouse: Path) -> dict[str, Any]:
     return metadata
 
 
+def blocking_metrics(warehouse: Path) -> dict[str, Any]:
+    """Why the fuzzy tier took the time it took: per kind of block, the largest, the pairs offered and the
+    blocks skipped for size. Counts only, no values."""
+    rows = blocking_stats(warehouse)
+    table = dg.MetadataValue.table(
+        records=[dg.TableRecord(row) for row in rows],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, "string" if name == "block_kind" else "int")
+                for name in BLOCKING_STATS_COLUMNS
+            ]
+        ),
+    )
+    return {
+        "blocking_stats": table,
+        "dagster/row_count": len(rows),
+        "pairs_offered": sum(row["pair_count"] for row in rows),
+        "largest_block_size": max((row["largest_block_size"] for row in rows), default=0),
+        "skipped_block_count": sum(row["skipped_block_count"] for row in rows),
+        "skipped_record_count": sum(row["skipped_record_count"] for row in rows),
+    }
+
+
 def validated_segments(settings: DriplineSettings) -> list[Segment]:
     try:
         return load_segments(settings.segments_file)
@@ -113,6 +143,10 @@ def prepared_vars(context: dg.AssetExecutionContext) -> tuple[DriplineSettings, 
     return settings, build_vars
 
 
+# The outputs that get metadata read from the warehouse once dbt has finished, and the function reading it.
+HELD_BACK = {CUSTOMERS: customer_metrics, SEGMENT_SUMMARY: segment_metrics, BLOCKING_STATS: blocking_metrics}
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path, dagster_dbt_translator=DriplineDbtTranslator(), exclude=OUTREACH
 )
@@ -121,16 +155,12 @@ def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) 
     held_back = []
     for event in dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream():
         # DuckDB lets one process write at a time: read the warehouse only once dbt has finished.
-        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in (
-            CUSTOMERS,
-            SEGMENT_SUMMARY,
-        ):
+        if isinstance(event, dg.Output) and context.asset_key_for_output(event.output_name) in HELD_BACK:
             held_back.append(event)
         else:
             yield event
     for event in held_back:
-        key = context.asset_key_for_output(event.output_name)
-        metrics = customer_metrics if key == CUSTOMERS else segment_metrics
+        metrics = HELD_BACK[context.asset_key_for_output(event.output_name)]
         yield event.with_metadata({**event.metadata, **metrics(settings.warehouse_path)})
 
 
