@@ -17,6 +17,11 @@
 -- A romanised name whose surname is misspelt (Yuwon Leee) is the Korean name next to it (이유원) when its
 -- other words are that given name and its odd word is one typo from a spelling of the surname.
 --
+-- Two strong personal values together (the same personal mailbox and the same mobile) join whatever the
+-- names say (민수김 / 김민수, a typo, a nickname): two people rarely share both. A family that does is kept
+-- apart by a cannot_link override. Neither value may be one that four or more names share (a made-up
+-- address, a shop's phone): those identify nobody, even together.
+--
 -- A team value joins only the records with the same name on it, and only when the team is small enough for
 -- the name to be rare in it: its holders times the name's share of all records (the namesakes it holds by
 -- chance) below var identity_max_expected_namesakes. Two Kim Minsus on the switchboard of a company of
@@ -413,6 +418,51 @@ classified as (
 
 ),
 
+-- A personal mailbox and a mobile, both shared: the pair of values is a key of its own (email_phone), listed
+-- only where both are contested (an uncontested value joins on its own), and never for a value four or more
+-- names share.
+team_values as (
+
+    select
+        key_kind,
+        key_value
+    from name_counts
+    where name_count > 3
+
+),
+
+strong_pairs as (
+
+    select
+        named_contacts.record_key,
+        named_contacts.email || '|' || named_contacts.phone as match_key
+    from named_contacts
+    anti join team_values as team_emails
+        on team_emails.key_kind = 'email' and named_contacts.email = team_emails.key_value
+    anti join team_values as team_phones
+        on team_phones.key_kind = 'phone' and named_contacts.phone = team_phones.key_value
+    where
+        named_contacts.email is not null
+        and not named_contacts.is_placeholder_email
+        and not named_contacts.is_role_email
+        and named_contacts.phone is not null
+        and not named_contacts.is_placeholder_phone
+        and named_contacts.phone_type = 'mobile'
+        and (
+            exists (
+                select 1
+                from contested_values
+                where contested_values.key_kind = 'email' and contested_values.key_value = named_contacts.email
+            )
+            and exists (
+                select 1
+                from contested_values
+                where contested_values.key_kind = 'phone' and contested_values.key_value = named_contacts.phone
+            )
+        )
+
+),
+
 final as (
 
     -- Values nobody contests: the value alone.
@@ -437,6 +487,15 @@ final as (
         not needs_name
         or (key_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
     -- only keys two or more records hold: a key one record holds joins nothing
+    qualify count(*) over (partition by match_key) > 1
+
+    union all
+
+    select
+        record_key,
+        'email_phone' as key_type,
+        match_key
+    from strong_pairs
     qualify count(*) over (partition by match_key) > 1
 
 )
