@@ -195,9 +195,13 @@ def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
 
     def payload(row):
         record_id, name, email, phone, company, at = row
-        # HubSpot keeps first and last name apart; the sync joins them back with a space.
-        first, _, last = (name or "").rpartition(" ")
-        first, last = (first, last) if first else (last, "")
+        # HubSpot keeps first and last name apart; the sync joins them back in the order of their script.
+        if name and all("\uac00" <= c <= "\ud7a3" or c == " " for c in name):
+            # a Hangul name is family name first: 김민수 is lastname 김, firstname 민수
+            last, _, first = name.partition(" ") if " " in name else (name[0], "", name[1:])
+        else:
+            first, _, last = (name or "").rpartition(" ")
+            first, last = (first, last) if first else (last, "")
         return {
             "id": record_id,
             "properties": {
