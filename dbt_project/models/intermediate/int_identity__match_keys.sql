@@ -76,6 +76,7 @@ email_values as (
         record_key,
         identity_name,
         name_key,
+        full_name,
         is_hangul,
         'email' as key_kind,
         email as key_value,
@@ -92,6 +93,7 @@ phone_values as (
         record_key,
         identity_name,
         name_key,
+        full_name,
         is_hangul,
         'phone' as key_kind,
         phone as key_value,
@@ -169,7 +171,11 @@ value_names as (
         key_value,
         identity_name,
         bool_and(is_personal_value) as is_personal_value,
-        bool_or(is_hangul) as is_hangul
+        bool_or(is_hangul) as is_hangul,
+        -- the name's letters in the order typed (case, spaces and punctuation aside) and in word order
+        -- (name_key): Barbar aFord is Barbara Ford, kRobert Nguyen one letter from Robert Nguyen
+        min(regexp_replace(lower(nfc_normalize(full_name)), '[^\p{L}]', '', 'g')) as letters,
+        min(name_key) as name_key
     from contested_key_values
     where identity_name is not null
     group by key_kind, key_value, identity_name
@@ -212,7 +218,11 @@ name_pairs as (
         b.identity_name as name_b,
         a.is_personal_value and b.is_personal_value as is_personal_value,
         a.is_hangul as is_hangul_a,
-        b.is_hangul as is_hangul_b
+        b.is_hangul as is_hangul_b,
+        a.letters as letters_a,
+        b.letters as letters_b,
+        a.name_key as name_key_a,
+        b.name_key as name_key_b
     from few_named as a
     inner join few_named as b
         on
@@ -344,6 +354,7 @@ shared_values as (
                 and name_pairs.is_hangul_a is distinct from name_pairs.is_hangul_b
                 and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
             )
+            and not coalesce(({{ hand_typed_variants('name_pairs') }}), false)
         )
 
 ),
