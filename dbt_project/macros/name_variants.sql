@@ -1,7 +1,8 @@
 {#-
     Whether two names on one personal value are one person's name typed twice by hand, beyond what the
     Jaro-Winkler test of int_identity__match_keys catches (relation: the name pair, with name_a/name_b
-    (identity names), letters_a/letters_b (letters as typed), name_key_a/name_key_b, is_hangul_a/b):
+    (identity names), letters_a/letters_b (letters as typed), name_key_a/name_key_b, is_hangul_a/b,
+    lone_given_fold_a/b: a lone given name romanised and folded):
     - the same letters with the spaces shifted (Barbar aFord / Barbara Ford);
     - two Latin names of eight letters or more one edit apart, as typed or in word order: a stray, missing,
       wrong or swapped letter (kRobert Nguyen / Robert Nguyen);
@@ -31,16 +32,8 @@
         and left({{ r }}letters_a, 1) != left({{ r }}letters_b, 1)
         and list_sort(string_split({{ r }}letters_a, '')) = list_sort(string_split({{ r }}letters_b, ''))
     )
-    or (
-        (coalesce({{ r }}is_hangul_a, false) and length({{ r }}letters_a) = 2 or not contains({{ r }}name_a, ':'))
-        and contains({{ r }}name_b, ':')
-        and {{ romanization_fold(hangul_romanized(r ~ 'letters_a')) }} = split_part({{ r }}name_b, ':', 2)
-    )
-    or (
-        (coalesce({{ r }}is_hangul_b, false) and length({{ r }}letters_b) = 2 or not contains({{ r }}name_b, ':'))
-        and contains({{ r }}name_a, ':')
-        and {{ romanization_fold(hangul_romanized(r ~ 'letters_b')) }} = split_part({{ r }}name_a, ':', 2)
-    )
+    or (contains({{ r }}name_b, ':') and {{ r }}lone_given_fold_a = split_part({{ r }}name_b, ':', 2))
+    or (contains({{ r }}name_a, ':') and {{ r }}lone_given_fold_b = split_part({{ r }}name_a, ':', 2))
     or (
         contains({{ r }}name_a, ':')
         and split_part({{ r }}name_a, ':', 1) = split_part({{ r }}name_b, ':', 1)

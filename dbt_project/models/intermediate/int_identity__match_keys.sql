@@ -182,6 +182,20 @@ value_names as (
 
 ),
 
+-- A name that may be a given name alone (two Hangul syllables, or one word with no name key: 지훈,
+-- Jihoon), romanised and folded, to compare with another name's given name.
+value_names_folded as (
+
+    select
+        *,
+        case
+            when (is_hangul and length(letters) = 2) or not contains(identity_name, ':')
+                then {{ romanization_fold(hangul_romanized('letters')) }}
+        end as lone_given_fold
+    from value_names
+
+),
+
 name_counts as (
 
     select
@@ -198,12 +212,12 @@ name_counts as (
 -- join runs on these few values only, not on every value.)
 few_named as materialized (
 
-    select value_names.*
-    from value_names
+    select value_names_folded.*
+    from value_names_folded
     inner join name_counts
         on
-            value_names.key_kind = name_counts.key_kind
-            and value_names.key_value = name_counts.key_value
+            value_names_folded.key_kind = name_counts.key_kind
+            and value_names_folded.key_value = name_counts.key_value
     where name_counts.name_count <= 3
 
 ),
@@ -222,7 +236,9 @@ name_pairs as (
         a.letters as letters_a,
         b.letters as letters_b,
         a.name_key as name_key_a,
-        b.name_key as name_key_b
+        b.name_key as name_key_b,
+        a.lone_given_fold as lone_given_fold_a,
+        b.lone_given_fold as lone_given_fold_b
     from few_named as a
     inner join few_named as b
         on
