@@ -54,6 +54,69 @@ company_keys as (
 
 ),
 
+-- The mail domain of each company: the one its records give, when four in five of those that give a
+-- work address give it (the records of 대한케이터링 and of Daehan Catering write @daehancatering.co.kr), else
+-- a work domain named after the company's letters (Dongbang Consulting: dongbangconsulting.kr). A record
+-- with the company and no work mailbox (a personal one, or none) then has that workplace too, so
+-- 대한케이터링 with a gmail address meets Daehan Catering's work address.
+work_domains as (
+
+    select
+        company_keys.company_key,
+        contacts.email_domain
+    from contacts
+    left join company_keys
+        on contacts.company = company_keys.company
+    anti join free_email_domains
+        on contacts.email_domain = free_email_domains.domain
+    where contacts.email_domain is not null and not contacts.is_placeholder_email
+
+),
+
+company_domains_given as (
+
+    select
+        company_key,
+        arg_max(email_domain, holder_count) as company_domain
+    from (
+        select
+            company_key,
+            email_domain,
+            count(*) as holder_count
+        from work_domains
+        where company_key is not null
+        group by company_key, email_domain
+    ) as company_domain_counts
+    group by company_key
+    having max(holder_count) >= 0.8 * sum(holder_count)
+
+),
+
+company_domains_named as (
+
+    select
+        company_keys.company_key,
+        min(domains.email_domain) as company_domain
+    from (select distinct company_key from company_keys) as company_keys
+    inner join (select distinct email_domain from work_domains) as domains
+        on regexp_replace(lower(company_keys.company_key), '[^a-z0-9]', '', 'g') = split_part(domains.email_domain, '.', 1)
+    where length(split_part(domains.email_domain, '.', 1)) >= 4
+    group by company_keys.company_key
+    having count(*) = 1
+
+),
+
+company_domains as (
+
+    select
+        coalesce(company_domains_given.company_key, company_domains_named.company_key) as company_key,
+        coalesce(company_domains_given.company_domain, company_domains_named.company_domain) as company_domain
+    from company_domains_given
+    full outer join company_domains_named
+        on company_domains_given.company_key = company_domains_named.company_key
+
+),
+
 features as materialized (
 
     select
@@ -71,9 +134,17 @@ features as materialized (
                 then regexp_replace(contacts.email_local_part, '[^0-9]', '', 'g')
         end as mailbox_digits,
         case when not contacts.is_placeholder_email then contacts.email_domain end as email_domain,
+        -- the employer's mail domain: the record's own work address, else its company's (company_domains)
+        coalesce(
+            case
+                when not contacts.is_placeholder_email and free_email_domains.domain is null
+                    then contacts.email_domain
+            end,
+            company_domains.company_domain
+        ) as work_domain,
         case
             when not contacts.is_placeholder_email and free_email_domains.domain is null then contacts.email_domain
-        end as work_domain,
+        end as own_work_domain,
         case
             when not contacts.is_placeholder_phone and contacts.phone_type in ('mobile', 'fixed_line_or_mobile')
                 then contacts.phone
@@ -93,6 +164,8 @@ features as materialized (
         on contacts.email_domain = free_email_domains.domain
     left join company_keys
         on contacts.company = company_keys.company
+    left join company_domains
+        on company_keys.company_key = company_domains.company_key
 
 ),
 

@@ -125,7 +125,8 @@ compared as materialized (
             else false
         end as email_typo,
         -- one person has one mailbox at their workplace's domain
-        coalesce(a.work_domain = b.work_domain and a.mailbox != b.mailbox, false) as different_work_mailboxes,
+        coalesce(a.own_work_domain = b.own_work_domain and a.mailbox != b.mailbox, false)
+            as different_work_mailboxes,
         -- (not a typo: phone_typo, read in evidence below)
         coalesce(a.mobile != b.mobile, false) as different_mobile_numbers,
         -- two companies or two employers' mail domains, and no workplace fact in common
