@@ -574,7 +574,7 @@ NOISE_SHARES = {
     "stray_letter": 0.015,  # of Latin names: one letter too many (kRobert Nguyen)
     "transposed": 0.015,  # of Hangul names: the surname and the next syllable swapped (수박빈)
     "given_only": 0.02,  # the given name alone (지훈, Jihoon)
-    "colleague_namesake": 0.02,  # of employed Korean people: the name of a colleague (two people)
+    "colleague_namesake": 0.003,  # of employed Korean people: the name of a colleague (two people)
     "sibling": 0.01,  # of Korean people: a sibling of the last person, on the family's mobile
 }
 

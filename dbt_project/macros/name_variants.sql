@@ -9,7 +9,7 @@
     - a Hangul name of three syllables with two of them swapped so that it starts with another syllable
       (수박빈 / 박수빈); 김민수 / 김수민, one surname and two given names, may be two siblings and is not;
     - a given name alone that is the other's given name (지훈 or Jihoon / Kim Jihoon, 김지훈), compared
-      romanised and folded;
+      romanised and folded, or one word of a western name (Jessica / Jessica Smith);
     - one surname and an initial for the given name (J. Kim / Jihoon Kim).
     Two different given names under one surname (김민수 / 김민지, a family's mobile) are none of these.
 -#}
@@ -34,6 +34,16 @@
     )
     or (contains({{ r }}name_b, ':') and {{ r }}lone_given_fold_a = split_part({{ r }}name_b, ':', 2))
     or (contains({{ r }}name_a, ':') and {{ r }}lone_given_fold_b = split_part({{ r }}name_a, ':', 2))
+    or (
+        not contains({{ r }}name_a, ':')
+        and starts_with({{ r }}name_b, 'en:')
+        and list_contains(string_split(substr({{ r }}name_b, 4), ' '), {{ r }}name_a)
+    )
+    or (
+        not contains({{ r }}name_b, ':')
+        and starts_with({{ r }}name_a, 'en:')
+        and list_contains(string_split(substr({{ r }}name_a, 4), ' '), {{ r }}name_b)
+    )
     or (
         contains({{ r }}name_a, ':')
         and split_part({{ r }}name_a, ':', 1) = split_part({{ r }}name_b, ':', 1)

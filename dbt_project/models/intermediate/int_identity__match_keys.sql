@@ -358,12 +358,25 @@ shared_values as (
             -- Korean name keys compare by the given name, under one surname: the shared prefix "김:" would
             -- make 김:jua and 김:jesu look alike
             case
+                -- A mobile is often a family's: siblings' names differ by a syllable (김명원 / 김명린), which
+                -- Jaro-Winkler reads as a typo. On a mobile two Hangul names are two people unless typed
+                -- twice by hand (below), and other names one person only one edit apart in their given
+                -- name under one surname (Minsu Kim / 김민수, Jonathon / Jonathan Smith).
+                when name_pairs.key_kind = 'phone'
+                    then
+                        coalesce(name_pairs.is_hangul_a and name_pairs.is_hangul_b, false)
+                        or split_part(name_pairs.name_a, ':', 1) != split_part(name_pairs.name_b, ':', 1)
+                        or damerau_levenshtein(
+                            split_part(name_pairs.name_a, ':', 2), split_part(name_pairs.name_b, ':', 2)
+                        ) > 1
                 when split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
                     then jaro_winkler_similarity(
                         split_part(name_pairs.name_a, ':', 2), split_part(name_pairs.name_b, ':', 2)
-                    )
-                else jaro_winkler_similarity(name_pairs.name_a, name_pairs.name_b)
-            end < {{ var('identity_same_name_similarity') }}
+                    ) < {{ var('identity_same_name_similarity') }}
+                else
+                    jaro_winkler_similarity(name_pairs.name_a, name_pairs.name_b)
+                    < {{ var('identity_same_name_similarity') }}
+            end
             -- 김하연 at a personal mailbox that also reads David Kim: one person with an English given name
             and not (
                 name_pairs.key_kind = 'email'
