@@ -1,8 +1,7 @@
 {#-
-    The fuzzy tier's features and blocks, as CTEs: int_identity__fuzzy_blocks counts the rows of each block,
-    int_identity__fuzzy_pairs pairs the records of the blocks within the cap, so the two read one definition
-    of a block.
-    Ends with block_keys (one row per feature and block value).
+    The fuzzy tier's features and blocks, as CTEs: int_identity__fuzzy_pairs pairs the records of each block,
+    int_identity__blocking_stats reports the blocks' sizes, so the two read one definition of a block.
+    Ends with block_keys (one row per feature and block value) and block_sizes (blocks of two or more rows).
 -#}
 {% macro fuzzy_blocking_ctes() -%}
 {%- set workplace_kinds = [1, 2, 3] %}
@@ -288,6 +287,21 @@ block_keys as materialized (
             {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+-- How many rows each block holds. A block of one pairs nothing (most of them: most mobiles and mailboxes
+-- are one person's); a block over var identity_max_block_size is skipped whole, and counted
+-- (int_identity__blocking_stats), so no distribution of names can make the tier quadratic.
+block_sizes as materialized (
+
+    select
+        block_hash,
+        any_value(kind) as kind,
+        count(*) as block_size
+    from block_keys
+    group by block_hash
+    having count(*) > 1
 
 )
 {%- endmacro %}

@@ -4,11 +4,7 @@
 -- the Dagster asset's metadata); no value of a block is kept, only counts.
 with
 
-block_sizes as (
-
-    select * from {{ ref('int_identity__fuzzy_blocks') }}
-
-),
+{{ fuzzy_blocking_ctes() }},
 
 -- The kinds of block (macro fuzzy_blocking_ctes), every one listed even when no block of it paired anything.
 kinds as (

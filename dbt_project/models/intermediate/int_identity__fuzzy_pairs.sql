@@ -34,28 +34,16 @@ with
 
 {{ fuzzy_blocking_ctes() }},
 
--- The blocks of two rows or more and their sizes (the same macro's blocks, counted once for both models).
-fuzzy_blocks as (
-
-    select * from {{ ref('int_identity__fuzzy_blocks') }}
-
-),
-
--- The blocks over the cap, skipped (int_identity__blocking_stats counts them): a few, or none.
-oversize_blocks as (
-
-    select block_hash
-    from fuzzy_blocks
-    where block_size > {{ var('identity_max_block_size') }}
-
-),
-
+-- The rows of the blocks that pair something and are no larger than the cap.
 kept_block_keys as materialized (
 
-    select block_keys.*
+    select *
     from block_keys
-    anti join oversize_blocks
-        on block_keys.block_hash = oversize_blocks.block_hash
+    where block_hash in (
+        select block_sizes.block_hash
+        from block_sizes
+        where block_sizes.block_size <= {{ var('identity_max_block_size') }}
+    )
 
 ),
 
