@@ -195,9 +195,13 @@ def _land_hubspot(landing: Path, source: str, rows: list[tuple]) -> int:
 
     def payload(row):
         record_id, name, email, phone, company, at = row
-        # HubSpot keeps first and last name apart; the sync joins them back with a space.
-        first, _, last = (name or "").rpartition(" ")
-        first, last = (first, last) if first else (last, "")
+        # HubSpot keeps first and last name apart; the sync joins them back in the order of their script.
+        if name and all("\uac00" <= c <= "\ud7a3" or c == " " for c in name):
+            # a Hangul name is family name first: 김민수 is lastname 김, firstname 민수
+            last, _, first = name.partition(" ") if " " in name else (name[0], "", name[1:])
+        else:
+            first, _, last = (name or "").rpartition(" ")
+            first, last = (first, last) if first else (last, "")
         return {
             "id": record_id,
             "properties": {
@@ -608,7 +612,9 @@ def score(home: Path, truth_path: Path, predicted_sql: str) -> dict:
 # Driver -------------------------------------------------------------------------------------------------
 
 
-def bench_size(n_records: int, engines: list[str], seed: int, keep: bool, reruns: int) -> list[dict]:
+def bench_size(
+    n_records: int, engines: list[str], seed: int, keep: bool, reruns: int, noisy: bool = False
+) -> list[dict]:
     # Named by run, so no other process (someone inspecting a kept home) holds this warehouse's lock.
     home = OUT / f"identity-home-{n_records}-{os.getpid()}"
     shutil.rmtree(home, ignore_errors=True)
@@ -616,7 +622,17 @@ def bench_size(n_records: int, engines: list[str], seed: int, keep: bool, reruns
     env = {**os.environ, "DRIPLINE_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     me = [sys.executable, __file__]
     wall, _, output = _run_child(
-        [*me, "--prepare", str(n_records), "--seed", str(seed), "--home", str(home)], env
+        [
+            *me,
+            "--prepare",
+            str(n_records),
+            "--seed",
+            str(seed),
+            *(["--noisy"] if noisy else []),
+            "--home",
+            str(home),
+        ],
+        env,
     )
     prepared = json.loads(output.strip().splitlines()[-1])
     print(f"[{n_records:>9,}] generated and landed in {wall:.1f} s: {prepared['landed']}", flush=True)
@@ -721,6 +737,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--noisy",
+        action="store_true",
+        help="hand-typed name noise in the truth set (scripts/identity_truth.py NOISE_SHARES)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated homes under bench/out/")
     parser.add_argument(
         "--reruns",
@@ -743,7 +764,7 @@ def main() -> int:
     if args.prepare:
         from scripts.identity_truth import write_truth_set
 
-        truth = write_truth_set(args.home / "truth", args.prepare, args.seed)
+        truth = write_truth_set(args.home / "truth", args.prepare, args.seed, args.noisy)
         landed = land_truth_set(args.home, args.home / "truth" / "records.parquet")
         print(json.dumps({"truth": truth, "landed": landed}, default=str))
         return 0
@@ -760,7 +781,7 @@ def main() -> int:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         results += bench_size(
-            size, engines, args.seed, args.keep, args.reruns if "dripline" in engines else 0
+            size, engines, args.seed, args.keep, args.reruns if "dripline" in engines else 0, args.noisy
         )
     (OUT / "identity_results.json").write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False))
     print("\n" + markdown(results))

@@ -29,6 +29,11 @@ against the rules it happens to have:
   ((주)한빛소프트 / 한빛소프트 / Hanbit Soft Co., Ltd.), several companies sharing a name.
 
 Everything is drawn from one ``random.Random(seed)``: a seed gives the same records byte for byte.
+
+``--noisy`` adds the noise of names typed by hand (issue #19), from a second stream of the same seed:
+HubSpot first and last name swapped (민수김), a shifted space (Barbar aFord), a stray letter (kRobert
+Nguyen), two Hangul syllables transposed (수박빈), the given name alone (지훈, Jihoon); namesakes at one
+company (two people, often in two scripts); and siblings on a family's mobile (김민수 / 김민지: two people).
 """
 
 from __future__ import annotations
@@ -562,6 +567,55 @@ SWITCHBOARD_SHARE = 0.6  # of office numbers: the company's main line, not the p
 FAMILY_MOBILE_SHARE = 0.015  # of people: the mobile is also a family member's
 
 
+# The noise of hand-typed names (--noisy): per record unless noted, drawn from a stream of its own.
+NOISE_SHARES = {
+    "swapped_fields": 0.3,  # of HubSpot records with a Hangul name: family name typed as the last name
+    "shifted_space": 0.02,  # of Latin names: a space one letter off (Barbar aFord)
+    "stray_letter": 0.015,  # of Latin names: one letter too many (kRobert Nguyen)
+    "transposed": 0.015,  # of Hangul names: the surname and the next syllable swapped (수박빈)
+    "given_only": 0.02,  # the given name alone (지훈, Jihoon)
+    "colleague_namesake": 0.003,  # of employed Korean people: the name of a colleague (two people)
+    "sibling": 0.01,  # of Korean people: a sibling of the last person, on the family's mobile
+}
+
+
+def _name_noise(
+    noise: random.Random, name: str, form: str, source: str, own_syllables: tuple[str, str] | None
+) -> tuple[str, str]:
+    """One record's name as a person may type it: the noise of NOISE_SHARES, at most one kind."""
+    hangul = all("\uac00" <= c <= "\ud7a3" or c == " " for c in name)
+    compact = name.replace(" ", "")
+    if (
+        hangul
+        and source == "hubspot"
+        and len(compact) == 3
+        and noise.random() < NOISE_SHARES["swapped_fields"]
+    ):
+        return compact[1:] + compact[0], form + "_swapped_fields"
+    roll = noise.random()
+    if hangul and len(compact) == 3 and roll < NOISE_SHARES["transposed"]:
+        return compact[1] + compact[0] + compact[2], form + "_transposed"
+    roll -= NOISE_SHARES["transposed"]
+    if roll < NOISE_SHARES["given_only"]:
+        if hangul and len(compact) == 3:
+            return compact[1:], form + "_given_only"
+        if own_syllables and not hangul:
+            return _romanise_given(own_syllables, "", False), form + "_given_only"
+        if not own_syllables and not hangul:
+            return name.split(" ")[0], form + "_given_only"
+    roll -= NOISE_SHARES["given_only"]
+    if not hangul and " " in name:
+        if roll < NOISE_SHARES["shifted_space"]:
+            i = name.index(" ")
+            if 1 < i < len(name) - 2:
+                return name[: i - 1] + " " + name[i - 1] + name[i + 1 :], form + "_shifted_space"
+        roll -= NOISE_SHARES["shifted_space"]
+        if roll < NOISE_SHARES["stray_letter"]:
+            i = noise.randrange(len(name) + 1)
+            return name[:i] + noise.choice("abcdefghijklmnoprstuvwyk") + name[i:], form + "_stray_letter"
+    return name, form
+
+
 def _weighted(rng: random.Random, weights: list[float]):
     total = sum(weights)
     cumulative, acc = [], 0.0
@@ -630,10 +684,16 @@ def _romanise_given(syllables: tuple[str, str], joiner: str, caps: bool) -> str:
     return (a + b).capitalize()
 
 
-def generate(n_records: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
-    """``(records, truth)`` for ``n_records`` source records; see the module docstring."""
+def generate(n_records: int, seed: int = 7, noisy: bool = False) -> tuple[pa.Table, pa.Table]:
+    """``(records, truth)`` for ``n_records`` source records; see the module docstring. ``noisy`` adds
+    the hand-typed noise of NOISE_SHARES, drawn from a second random stream; without it the output is the
+    one this function always gave for the seed (the benchmark's history stays comparable). With it the
+    world is another one: a changed name changes the draws that follow it."""
     rng = random.Random(seed)
     typos = _Typos(rng)
+    noise = random.Random(seed * 1_000_003 + 19) if noisy else None
+    colleagues: dict[int, tuple] = {}  # company -> the name of a Korean person working there
+    previous_name: tuple | None = None  # the last person's Korean name
 
     def pick(cumulative: list[float]) -> int:
         x = rng.random()
@@ -753,6 +813,19 @@ def generate(n_records: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
             own_joiner = rng.choices(["", "-", " "], [0.6, 0.3, 0.1])[0]
             english_given = ENGLISH_FIRST[pick(english_first_cdf)][0] if rng.random() < 0.04 else None
             latin_first, latin_last = _romanise_given(own_syllables, "", False).lower(), own_surname.lower()
+            if (
+                noise
+                and employed
+                and company in colleagues
+                and noise.random() < NOISE_SHARES["colleague_namesake"]
+            ):
+                # a namesake at the same company, maybe written in the other script: two people
+                (surname, hangul_surname, surname_spellings, s1, s1_spellings, s2, s2_spellings) = colleagues[
+                    company
+                ]
+                hangul_name = hangul_surname + s1 + s2
+                own_surname = surname_spellings[0]
+                own_syllables = (s1_spellings[0], s2_spellings[0])
         else:
             surname = -1
             first, nicknames = ENGLISH_FIRST[pick(english_first_cdf)]
@@ -786,6 +859,26 @@ def generate(n_records: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
         family_shared = False
         if previous_mobile and rng.random() < FAMILY_MOBILE_SHARE and previous_mobile[1] == korean:
             mobile, family_shared = previous_mobile[0], True
+        # (only a person with a mobile of their own)
+        if (
+            noise
+            and korean
+            and mobile
+            and previous_name
+            and previous_mobile
+            and noise.random() < NOISE_SHARES["sibling"]
+        ):
+            # a sibling on the family's mobile: one surname, often one syllable of the given name too
+            mobile, family_shared = previous_mobile[0], True
+            surname, hangul_surname, surname_spellings, s1, s1_spellings, _, _ = previous_name
+            s2, s2_spellings = noise.choice([x for x in SECOND_SYLLABLES if x[0] != previous_name[5]])
+            hangul_name = hangul_surname + s1 + s2
+            own_surname = surname_spellings[0]
+            own_syllables = (s1_spellings[0], s2_spellings[0])
+        if korean:
+            previous_name = (surname, hangul_surname, surname_spellings, s1, s1_spellings, s2, s2_spellings)
+            if employed:
+                colleagues[company] = previous_name
         desk_line = None
         if employed:
             area = companies[company][4]
@@ -849,6 +942,11 @@ def generate(n_records: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
                     name, name_form = typos.latin(name), name_form + "_typo"
                 if rng.random() < 0.05:
                     name = name.lower()
+
+            if noise and name:
+                name, name_form = _name_noise(
+                    noise, name, name_form, source, own_syllables if korean else None
+                )
 
             # Email.
             email_kind = "none"
@@ -983,9 +1081,9 @@ def generate(n_records: int, seed: int = 7) -> tuple[pa.Table, pa.Table]:
     return records, truth
 
 
-def write_truth_set(out: Path, n_records: int, seed: int = 7) -> dict:
+def write_truth_set(out: Path, n_records: int, seed: int = 7, noisy: bool = False) -> dict:
     """Write ``records.parquet`` and ``truth.parquet`` under ``out``; return a summary of what was drawn."""
-    records, truth = generate(n_records, seed)
+    records, truth = generate(n_records, seed, noisy)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(records, out / "records.parquet")
@@ -1125,9 +1223,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--noisy", action="store_true", help="add hand-typed name noise (NOISE_SHARES)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    summary = write_truth_set(args.out, args.records, args.seed)
+    summary = write_truth_set(args.out, args.records, args.seed, args.noisy)
     elapsed = time.perf_counter() - started
     print(f"wrote {summary['records']:,} records for {summary['people']:,} people in {elapsed:.1f}s")
     for key, value in summary.items():

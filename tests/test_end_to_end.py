@@ -161,6 +161,26 @@ def test_the_customers_asset_reports_its_counts_in_the_homes_dagster_instance(ru
     assert ingest.asset_materialization.metadata["files_already_landed"].value == len(spreadsheets)
 
 
+def test_the_blocking_stats_asset_shows_the_fuzzy_tiers_blocks_as_counts(run):
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(run["home"] / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["int_identity__blocking_stats"]))
+    metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    rows = (
+        run["db"]
+        .execute("select block_kind, pair_count, largest_block_size from int_identity__blocking_stats")
+        .fetchall()
+    )
+    assert metadata["dagster/row_count"] == len(rows) == 9
+    assert metadata["pairs_offered"] == sum(pairs for _, pairs, _ in rows) > 0
+    assert metadata["largest_block_size"] == max(largest for _, _, largest in rows)
+    assert metadata["skipped_block_count"] == 0
+    assert [row.data["block_kind"] for row in metadata["blocking_stats"].records] == sorted(
+        kind for kind, _, _ in rows
+    )
+
+
 @pytest.fixture(scope="module")
 def customer_of_person(customer_of) -> dict[str, str]:
     return {r["person_id"]: customer_of[_locator(r)] for r in MANIFEST["records"] if r["accepted"]}

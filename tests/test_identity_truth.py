@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from scripts.identity_truth import generate, pairwise_metrics, summarise
+from scripts.identity_truth import SURNAMES, generate, pairwise_metrics, summarise
 
 RECORD_COLUMNS = ["source", "source_record_id", "full_name", "email", "phone", "company", "record_at"]
 
@@ -160,3 +161,19 @@ def test_pairwise_metrics_count_only_records_in_both():
     result = _score({"a1": 1, "a2": 1, "x9": 1}, {"a1": 1, "a2": 1, "a3": 1})
     assert result["records"] == 2
     assert (result["precision"], result["recall"], result["true_pairs"]) == (1.0, 1.0, 1)
+
+
+def test_noise_draws_every_kind_of_hand_typed_name(truth_set):
+    _, truth = truth_set
+    noisy_records, noisy_truth = generate(20_000, seed=3, noisy=True)
+    forms = noisy_truth.column("name_form").to_pylist()
+    for kind in ("swapped_fields", "shifted_space", "stray_letter", "transposed", "given_only"):
+        assert any(form.endswith(kind) for form in forms), kind
+    # siblings on a family's mobile come on top of the families the seed draws
+    family = pc.sum(pc.equal(noisy_truth.column("phone_kind"), "family_mobile")).as_py()
+    assert family > pc.sum(pc.equal(truth.column("phone_kind"), "family_mobile")).as_py()
+    # a swapped HubSpot name ends with the surname: 민수김
+    names = noisy_records.column("full_name").to_pylist()
+    surnames = {surname for surname, _, _ in SURNAMES}
+    swapped = [names[i] for i, form in enumerate(forms) if form.endswith("swapped_fields")]
+    assert swapped and all(len(name) == 3 and name[-1] in surnames for name in swapped)

@@ -53,6 +53,7 @@ from connectors.apis.http import (
 )
 from connectors.apis.sync_engine import Fetched, Page, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
+from connectors.core.normalize import join_name_parts
 
 __all__ = [
     "DEFAULT_ASSOCIATIONS",
@@ -547,16 +548,16 @@ def _associations(record: Mapping[str, Any]) -> str:
 def contact_columns(
     contacts: list[dict[str, Any]], *, region: str = "KR", local_tz: str = "Asia/Seoul"
 ) -> pa.Table:
-    """The contact columns of HubSpot contacts, in order: name (firstname lastname), email, phone (else
+    """The contact columns of HubSpot contacts, in order: name (firstname and lastname in the order of their
+    script: 김민수, Minsu Kim), email, phone (else
     mobile phone), company and birthday (``date_of_birth``), normalised exactly like a spreadsheet row."""
     rows = []
     for position, contact in enumerate(contacts, start=1):
         properties = contact.get("properties") or {}
-        first, last = text_or_none(properties.get("firstname")), text_or_none(properties.get("lastname"))
-        name = " ".join(part for part in (first, last) if part)
+        name = join_name_parts(properties.get("firstname"), properties.get("lastname"))
         texts = [
             contact["id"],
-            name or None,
+            name,
             text_or_none(properties.get("email")),
             text_or_none(properties.get("phone")) or text_or_none(properties.get("mobilephone")),
             text_or_none(properties.get("company")),

@@ -31,7 +31,7 @@ from connectors.apis import sync_engine
 from connectors.apis.http import ApiClient, page_name
 from connectors.apis.sync_engine import Fetched, Page, SyncAdapter, SyncReport, text_or_none
 from connectors.core.landing import LandingZone
-from connectors.core.normalize import parse_timestamp
+from connectors.core.normalize import join_name_parts, parse_timestamp
 
 __all__ = [
     "BASE_URL_SETTING",
@@ -173,13 +173,14 @@ def customer_contacts(
     rows = []
     for position, customer in enumerate(customers, start=1):
         address = customer.get("default_address") if isinstance(customer.get("default_address"), dict) else {}
-        first, last = text_or_none(customer.get("first_name")), text_or_none(customer.get("last_name"))
         consent = customer.get("email_marketing_consent")
         state = text_or_none(consent.get("state")) if isinstance(consent, dict) else None
         record_id = str(customer["id"])
         texts = [
             record_id,
-            " ".join(part for part in (first, last) if part) or None,
+            join_name_parts(
+                text_or_none(customer.get("first_name")), text_or_none(customer.get("last_name"))
+            ),
             text_or_none(customer.get("email")),
             text_or_none(customer.get("phone")) or text_or_none(address.get("phone")),
             text_or_none(address.get("company")),

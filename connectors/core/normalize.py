@@ -22,6 +22,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 __all__ = [
     "PLACEHOLDER_CONTACTS_CSV",
     "cell_text",
+    "join_name_parts",
     "normalize_company",
     "normalize_email",
     "normalize_name",
@@ -230,6 +231,16 @@ def normalize_name(raw: str | None) -> str | None:
     if text.isascii() and (text.isupper() or text.islower()):
         return _LATIN_WORD.sub(lambda word: word[0].capitalize(), text)
     return text
+
+
+def join_name_parts(given: str | None, family: str | None) -> str | None:
+    """A full name from a given name and a family name kept apart (a CRM's first name and last name, a
+    sheet's 성 and 이름), in the order of its script: a Hangul name family name first and with no space
+    (민수 + 김 → ``김민수``), any other given name first (``Minsu Kim``). None when both are empty."""
+    parts = [" ".join(part.split()) for part in (given, family) if part and part.strip()]
+    if len(parts) == 2 and all(_HANGUL_NAME.fullmatch(part) for part in parts):
+        return parts[1] + parts[0]
+    return " ".join(parts) or None
 
 
 @lru_cache(maxsize=1 << 16)

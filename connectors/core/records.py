@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from connectors.core.landing import READER_SCHEMA
 from connectors.core.normalize import (
+    join_name_parts,
     normalize_company,
     normalize_email,
     normalize_name,
@@ -197,6 +198,8 @@ class TableRecords:
             self.i_company,
             self.i_consent,
             self.i_birthday,
+            self.i_given,
+            self.i_family,
         ) = (
             field_index.get(name, -1)
             for name in (
@@ -208,8 +211,14 @@ class TableRecords:
                 "company",
                 "consent_email",
                 "birthday",
+                "given_name",
+                "family_name",
             )
         )
+        # 성 next to 이름: the 이름 column holds the given name only.
+        if self.i_family >= 0 and self.i_given < 0:
+            self.i_given, self.i_name = self.i_name, -1
+        self.has_split_name = self.i_given >= 0 or self.i_family >= 0
         self.seen_ids: dict[str, int] = {}
         self.report = SheetReport(
             sheet=sheet,
@@ -237,6 +246,8 @@ class TableRecords:
 
         texts.append(None)
         raw_name = texts[self.i_name]
+        if raw_name is None and self.has_split_name:
+            raw_name = join_name_parts(texts[self.i_given], texts[self.i_family])
         raw_email = texts[self.i_email]
         raw_phone = texts[self.i_phone]
         raw_company = texts[self.i_company]

@@ -59,6 +59,9 @@ CONTACT_SHEET_FIELDS: tuple[str, ...] = (
     "company",
     "consent_email",
     "birthday",
+    # A name kept in two columns (성 + 이름, First name + Last name): TableRecords joins them.
+    "given_name",
+    "family_name",
 )
 ORDER_FIELDS: tuple[str, ...] = ("order_id", "order_at", "amount", "currency", "product", "quantity")
 # The columns of an order sheet that say who bought.
@@ -124,6 +127,8 @@ DEFAULT_SYNONYMS: dict[str, list[str]] = {
         "contact name",
         "your name",
     ],
+    "given_name": ["first name", "firstname", "given name", "forename"],
+    "family_name": ["성", "성씨", "last name", "lastname", "surname", "family name"],
     "email": [
         "이메일",
         "메일",

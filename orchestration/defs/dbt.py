@@ -29,13 +29,19 @@ from orchestration.lib.segments import (
 )
 from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.sync_runs import OWNERS
-from orchestration.lib.warehouse import customer_counts, segment_summary
+from orchestration.lib.warehouse import (
+    BLOCKING_STATS_COLUMNS,
+    blocking_stats,
+    customer_counts,
+    segment_summary,
+)
 
 dbt_project.prepare_if_dev()
 
 CUSTOMERS = dg.AssetKey(["customers"])
 SEGMENT_SUMMARY = dg.AssetKey(["segment_summary"])
 CAMPAIGN_METRICS = dg.AssetKey(["campaign_metrics"])
+BLOCKING_STATS = dg.AssetKey(["int_identity__blocking_stats"])
 
 
 OUTREACH = "tag:outreach"
@@ -137,6 +143,29 @@ def segment_metrics(warehouse: Path) -> dict[str, Any]:
     return segment_summary_metadata(segment_summary(warehouse))
 
 
+def blocking_metrics(warehouse: Path) -> dict[str, Any]:
+    """Why the fuzzy tier took the time it took: per kind of block, the largest, the pairs offered and the
+    blocks skipped for size. Counts only, no values."""
+    rows = blocking_stats(warehouse)
+    table = dg.MetadataValue.table(
+        records=[dg.TableRecord(row) for row in rows],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, "string" if name == "block_kind" else "int")
+                for name in BLOCKING_STATS_COLUMNS
+            ]
+        ),
+    )
+    return {
+        "blocking_stats": table,
+        "dagster/row_count": len(rows),
+        "pairs_offered": sum(row["pair_count"] for row in rows),
+        "largest_block_size": max((row["largest_block_size"] for row in rows), default=0),
+        "skipped_block_count": sum(row["skipped_block_count"] for row in rows),
+        "skipped_record_count": sum(row["skipped_record_count"] for row in rows),
+    }
+
+
 def validated_segments(settings: DriplineSettings) -> list[Segment]:
     try:
         return load_segments(settings.segments_file)
@@ -218,7 +247,9 @@ def campaign_metrics(warehouse: Path) -> dict[str, Any]:
 )
 def dripline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     yield from build_and_describe(
-        context, dbt, {CUSTOMERS: customer_metrics, SEGMENT_SUMMARY: segment_metrics}
+        context,
+        dbt,
+        {CUSTOMERS: customer_metrics, SEGMENT_SUMMARY: segment_metrics, BLOCKING_STATS: blocking_metrics},
     )
 
 

@@ -51,3 +51,25 @@ def segment_summary(warehouse: Path) -> list[dict[str, Any]]:
             f"select {', '.join(SEGMENT_SUMMARY_COLUMNS)} from segment_summary order by segment_priority"
         ).fetchall()
     return [dict(zip(SEGMENT_SUMMARY_COLUMNS, row, strict=True)) for row in rows]
+
+
+BLOCKING_STATS_COLUMNS = (
+    "block_kind",
+    "block_count",
+    "record_count",
+    "largest_block_size",
+    "pair_count",
+    "skipped_block_count",
+    "skipped_record_count",
+    "largest_skipped_block_size",
+)
+
+
+def blocking_stats(warehouse: Path) -> list[dict[str, Any]]:
+    """The rows of int_identity__blocking_stats (the fuzzy tier's blocks): counts only, no values."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        columns = ", ".join(BLOCKING_STATS_COLUMNS)
+        rows = connection.execute(
+            f"select {columns} from int_identity__blocking_stats order by block_kind"
+        ).fetchall()
+    return [dict(zip(BLOCKING_STATS_COLUMNS, row, strict=True)) for row in rows]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.lib.paths import DBT_PROJECT_DIR
+from orchestration.lib.warehouse import blocking_stats
 from tests.dbt.test_dbt_build import (
     FORMS,
     SHEETS,
@@ -144,3 +145,52 @@ def test_a_cluster_above_the_size_limit_warns(overridden_home):
     [check] = [r for r in results if r["unique_id"].startswith("test.dripline.cluster_size_at_most")]
     assert check["status"] == "warn"
     assert check["failures"] == 1
+
+
+@pytest.fixture(scope="module")
+def capped_home(tmp_path_factory) -> Path:
+    """A fuzzy-tier block cap of 2 records: one workplace block of two, one of three."""
+    home = tmp_path_factory.mktemp("identity-block-cap")
+    prepare_landing(home)
+    land(
+        home,
+        SHEETS,
+        "sheet-1",
+        at("2024-01-10"),
+        # two records of one person at a small company: a block of two, under the cap
+        sheet("s-jisu", "이지수", None, None, company="(주)다온"),
+        # three namesakes at another company: a block of three, over the cap
+        sheet("s-minsu-1", "김민수", None, None, company="해밀"),
+        sheet("s-minsu-2", "김민수", None, None, company="해밀"),
+    )
+    land(
+        home,
+        FORMS,
+        "forms-1",
+        at("2024-01-15"),
+        form("f-jisu", "Jisu Lee", None, None, company="다온"),
+        form("f-minsu-3", "Minsu Kim", None, None, company="해밀 주식회사"),
+    )
+    dbt_build(home, "--vars", json.dumps({"identity_max_block_size": 2}))
+    return home
+
+
+def test_a_block_over_the_cap_is_skipped_and_counted(capped_home):
+    assert customer_of(capped_home, "spreadsheets", "s-jisu") == customer_of(capped_home, "forms", "f-jisu")
+    minsu = {
+        customer_of(capped_home, *record)
+        for record in [("spreadsheets", "s-minsu-1"), ("spreadsheets", "s-minsu-2"), ("forms", "f-minsu-3")]
+    }
+    assert len(minsu) == 3
+    stats = {row["block_kind"]: row for row in blocking_stats(capped_home / "warehouse.duckdb")}
+    assert stats["company"] == {
+        "block_kind": "company",
+        "block_count": 1,
+        "record_count": 2,
+        "largest_block_size": 2,
+        "pair_count": 1,
+        "skipped_block_count": 1,
+        "skipped_record_count": 3,
+        "largest_skipped_block_size": 3,
+    }
+    assert all(row["skipped_block_count"] == 0 for kind, row in stats.items() if kind != "company")

@@ -7,7 +7,8 @@ pair of the seed identity_overrides is an edge between two records. DuckDB numbe
 in parallel) and scipy finds the components.
 
 A cannot_link pair of identity_overrides that ends up in one component splits it: the component is rebuilt
-edge by edge, strongest first (must_link, email, phone, email_name, phone_name, then fuzzy pairs by score),
+edge by edge, strongest first (must_link, email, phone, email_phone, email_name, phone_name, then fuzzy pairs
+by score),
 and an edge that would put a cannot_link pair together is left out. Only the components holding such a pair
 are rebuilt, so the override costs nothing elsewhere.
 
@@ -19,9 +20,12 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-KEY_STRENGTH = "case key_type when 'email' then 1 when 'phone' then 2 when 'email_name' then 3 else 4 end"
+KEY_STRENGTH = (
+    "case key_type when 'email' then 1 when 'phone' then 2 when 'email_phone' then 3 when 'email_name' then 4"
+    " else 5 end"
+)
 MUST_LINK = 0
-FUZZY = 5
+FUZZY = 6
 
 
 def _pairs(relation, numbered_records, extra):

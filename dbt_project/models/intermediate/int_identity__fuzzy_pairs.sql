@@ -21,188 +21,29 @@
 -- name. Nor are two mailboxes one letter apart when they fold alike (kimminsoo / gimminsoo): those are two
 -- spellings of one name, so two namesakes.
 -- Candidate pairs come from blocks that share the name key and one more value (company, domain, landline,
--- the head or the tail of the mobile or of the mailbox at one domain, the mailbox: see block_values), and a
--- typo block keeps only pairs of different strings of about one length, so the cost grows with the records,
--- not with their square.
+-- the head or the tail of the mobile or of the mailbox at one domain, the mailbox: macro
+-- fuzzy_blocking_ctes), and a typo block keeps only pairs of different strings of about one length. The
+-- cost is bounded whatever the names: a workplace block enters only when the workplace is small enough for
+-- its name to be rare there (else it could not count, so its pairs would score nothing: exact), a mailbox
+-- block is split by the mailbox's digits (two mailboxes whose digits differ are never a typo: exact), and a
+-- block over var identity_max_block_size is skipped and counted in int_identity__blocking_stats.
 -- Placeholders and role mailboxes take no part; a shared office landline is the workplace fact it is.
 {%- set weights = var('identity_fuzzy_weights') %}
+{%- set workplace_kinds = [1, 2, 3] %}
 with
 
--- Only the columns this model reads: the CTE is read three times, and DuckDB may keep it in memory whole.
-contacts as (
+{{ fuzzy_blocking_ctes() }},
 
-    select
-        record_key,
-        name_key,
-        email_local_part,
-        email_domain,
-        is_placeholder_email,
-        is_role_email,
-        phone,
-        phone_type,
-        is_placeholder_phone,
-        company
-    from {{ ref('int_contacts__unioned') }}
+-- The rows of the blocks that pair something and are no larger than the cap.
+kept_block_keys as materialized (
 
-),
-
-name_keys as (
-
-    select * from {{ ref('int_identity__name_keys') }}
-
-),
-
-free_email_domains as (
-
-    select * from {{ ref('free_email_domains') }}
-
-),
-
--- Stripping legal forms runs once per distinct company, not once per record.
-company_keys as (
-
-    select
-        company,
-        {{ company_key('company') }} as company_key
-    from (
-        select distinct company
-        from contacts
-        where company is not null
-    ) as companies
-
-),
-
-features as materialized (
-
-    select
-        -- One row per record and name key (a name read two ways has two): the row's own id.
-        (row_number() over ())::integer as feature_id,
-        contacts.record_key,
-        name_keys.name_match_key,
-        company_keys.company_key,
-        case
-            when not contacts.is_placeholder_email and not contacts.is_role_email then contacts.email_local_part
-        end as mailbox,
-        case when not contacts.is_placeholder_email then contacts.email_domain end as email_domain,
-        case
-            when not contacts.is_placeholder_email and free_email_domains.domain is null then contacts.email_domain
-        end as work_domain,
-        case
-            when not contacts.is_placeholder_phone and contacts.phone_type in ('mobile', 'fixed_line_or_mobile')
-                then contacts.phone
-        end as mobile,
-        case
-            when
-                not contacts.is_placeholder_phone
-                and coalesce(contacts.phone_type, '') not in ('mobile', 'fixed_line_or_mobile')
-                then contacts.phone
-        end as landline,
-        name_keys.is_hangul,
-        contacts.name_key
-    from contacts
-    inner join name_keys
-        on contacts.record_key = name_keys.record_key
-    left join free_email_domains
-        on contacts.email_domain = free_email_domains.domain
-    left join company_keys
-        on contacts.company = company_keys.company
-
-),
-
--- How common a name or a workplace is, for the pairs' scores: group-bys, cheaper than windows over strings.
-name_frequencies as (
-
-    select
-        name_match_key,
-        count(*) as name_frequency
-    from features
-    group by name_match_key
-
-),
-
-company_frequencies as (
-
-    select
-        company_key,
-        count(*) as company_frequency
-    from features
-    where company_key is not null
-    group by company_key
-
-),
-
-domain_frequencies as (
-
-    select
-        work_domain,
-        count(*) as domain_frequency
-    from features
-    where work_domain is not null
-    group by work_domain
-
-),
-
-landline_frequencies as (
-
-    select
-        landline,
-        count(*) as landline_frequency
-    from features
-    where landline is not null
-    group by landline
-
-),
-
-record_count as (
-
-    -- at least var identity_min_population: a small warehouse does not make every name common
-    select greatest(count(*), {{ var('identity_min_population') }}) as record_count
-    from contacts
-
-),
-
--- Blocks. A pair is a candidate when it shares the name key and one more value: a company, a work
--- domain, a landline (the workplace evidence itself), or a piece of a mobile or a mailbox that one typo
--- leaves whole. One typo leaves a string's head (all but its last few characters) or its tail (its last
--- few) whole: a typo near the end spares the head, any other the tail. A string one character shorter (a
--- deletion) has a head one shorter, so a string also offers the head it would have as the longer of such
--- a pair (as_longer, matched only against other strings' own heads). The tail is long enough to be telling
--- and the head longer, as a mobile's first digits (+8210) and a mailbox's first letters (the name) tell
--- little. Each block value is hashed with its name key and kind into one integer, so all blocks are one
--- join on one narrow table; a typo block carries the whole string's hash and length, to drop the pairs whose
--- strings are the same (most of them: one person's mobile in two records) or too far apart in length.
-{%- set workplace_kinds = [1, 2, 3] %}
-{#- Each block: (kind, its value, the whole string a typo block compares, whether the value is the head as
-    the longer of two). 1-3 the workplace: company, work domain, landline; 4-5 a mobile typo: the head (and
-    the head as the longer), the tail; 6-7 a mailbox typo at one domain (both at least 5 characters, see
-    email_typo); 8 the same mailbox at a domain with a typo. One select per block, unioned: cheaper than
-    unnesting a list of structs per record. #}
-{%- set blocks = [
-    (1, 'company_key', 'null', 'false'),
-    (2, 'work_domain', 'null', 'false'),
-    (3, 'landline', 'null', 'false'),
-    (4, 'left(mobile, length(mobile) - 5)', 'mobile', 'false'),
-    (4, 'left(mobile, length(mobile) - 6)', 'mobile', 'true'),
-    (5, 'right(mobile, 4)', 'mobile', 'false'),
-    (6, "case when length(mailbox) >= 5 then email_domain || '/' || left(mailbox, length(mailbox) - 4) end", 'mailbox', 'false'),
-    (6, "case when length(mailbox) >= 6 then email_domain || '/' || left(mailbox, length(mailbox) - 5) end", 'mailbox', 'true'),
-    (7, "case when length(mailbox) >= 5 then email_domain || '/' || right(mailbox, 3) end", 'mailbox', 'false'),
-    (8, 'mailbox', 'email_domain', 'false'),
-] %}
-block_keys as materialized (
-
-    {% for kind, value, whole, as_longer in blocks %}
-        select
-            feature_id,
-            {{ kind }} as kind,
-            {{ as_longer }} as as_longer,
-            hash({{ whole }}) as whole_hash,
-            length({{ whole }})::smallint as whole_length,
-            hash(name_match_key, {{ kind }}, {{ value }}) as block_hash
-        from features
-        where {{ value }} is not null
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select *
+    from block_keys
+    where block_hash in (
+        select block_sizes.block_hash
+        from block_sizes
+        where block_sizes.block_size <= {{ var('identity_max_block_size') }}
+    )
 
 ),
 
@@ -213,20 +54,43 @@ block_keys as materialized (
 candidates as materialized (
 
     select distinct
-        least(a.feature_id, b.feature_id) as feature_id_a,
-        greatest(a.feature_id, b.feature_id) as feature_id_b
-    from block_keys as a
-    inner join block_keys as b
-        on
-            a.block_hash = b.block_hash
-            and a.kind = b.kind
-            and (a.as_longer or a.feature_id < b.feature_id)
-    where
-        not b.as_longer
-        and (
-            a.kind in ({{ workplace_kinds | join(', ') }})
-            or (a.whole_hash != b.whole_hash and abs(a.whole_length - b.whole_length) <= 1)
-        )
+        least(feature_id_a, feature_id_b) as feature_id_a,
+        greatest(feature_id_a, feature_id_b) as feature_id_b
+    from (
+        select
+            a.feature_id as feature_id_a,
+            b.feature_id as feature_id_b
+        from kept_block_keys as a
+        inner join kept_block_keys as b
+            on
+                a.block_hash = b.block_hash
+                and a.kind = b.kind
+                and a.feature_id < b.feature_id
+        where
+            not a.as_longer
+            and not b.as_longer
+            and (
+                a.kind in ({{ workplace_kinds | join(', ') }})
+                or (a.whole_hash != b.whole_hash and abs(a.whole_length - b.whole_length) <= 1)
+            )
+
+        union all
+
+        -- a head as the longer meets only the heads of the strings it is the longer of, not others like it
+        select
+            a.feature_id as feature_id_a,
+            b.feature_id as feature_id_b
+        from kept_block_keys as a
+        inner join kept_block_keys as b
+            on
+                a.block_hash = b.block_hash
+                and a.kind = b.kind
+        where
+            a.as_longer
+            and not b.as_longer
+            and a.whole_hash != b.whole_hash
+            and abs(a.whole_length - b.whole_length) <= 1
+    ) as block_pairs
 
 ),
 
@@ -261,7 +125,8 @@ compared as materialized (
             else false
         end as email_typo,
         -- one person has one mailbox at their workplace's domain
-        coalesce(a.work_domain = b.work_domain and a.mailbox != b.mailbox, false) as different_work_mailboxes,
+        coalesce(a.own_work_domain = b.own_work_domain and a.mailbox != b.mailbox, false)
+            as different_work_mailboxes,
         -- (not a typo: phone_typo, read in evidence below)
         coalesce(a.mobile != b.mobile, false) as different_mobile_numbers,
         -- two companies or two employers' mail domains, and no workplace fact in common

@@ -17,6 +17,11 @@
 -- A romanised name whose surname is misspelt (Yuwon Leee) is the Korean name next to it (이유원) when its
 -- other words are that given name and its odd word is one typo from a spelling of the surname.
 --
+-- Two strong personal values together (the same personal mailbox and the same mobile) join whatever the
+-- names say (민수김 / 김민수, a typo, a nickname): two people rarely share both. A family that does is kept
+-- apart by a cannot_link override. Neither value may be one that four or more names share (a made-up
+-- address, a shop's phone): those identify nobody, even together.
+--
 -- A team value joins only the records with the same name on it, and only when the team is small enough for
 -- the name to be rare in it: its holders times the name's share of all records (the namesakes it holds by
 -- chance) below var identity_max_expected_namesakes. Two Kim Minsus on the switchboard of a company of
@@ -71,6 +76,7 @@ email_values as (
         record_key,
         identity_name,
         name_key,
+        full_name,
         is_hangul,
         'email' as key_kind,
         email as key_value,
@@ -87,6 +93,7 @@ phone_values as (
         record_key,
         identity_name,
         name_key,
+        full_name,
         is_hangul,
         'phone' as key_kind,
         phone as key_value,
@@ -164,10 +171,28 @@ value_names as (
         key_value,
         identity_name,
         bool_and(is_personal_value) as is_personal_value,
-        bool_or(is_hangul) as is_hangul
+        bool_or(is_hangul) as is_hangul,
+        -- the name's letters in the order typed (case, spaces and punctuation aside) and in word order
+        -- (name_key): Barbar aFord is Barbara Ford, kRobert Nguyen one letter from Robert Nguyen
+        min(regexp_replace(lower(nfc_normalize(full_name)), '[^\p{L}]', '', 'g')) as letters,
+        min(name_key) as name_key
     from contested_key_values
     where identity_name is not null
     group by key_kind, key_value, identity_name
+
+),
+
+-- A name that may be a given name alone (two Hangul syllables, or one word with no name key: 지훈,
+-- Jihoon), romanised and folded, to compare with another name's given name.
+value_names_folded as (
+
+    select
+        *,
+        case
+            when (is_hangul and length(letters) = 2) or not contains(identity_name, ':')
+                then {{ romanization_fold(hangul_romanized('letters')) }}
+        end as lone_given_fold
+    from value_names
 
 ),
 
@@ -187,12 +212,12 @@ name_counts as (
 -- join runs on these few values only, not on every value.)
 few_named as materialized (
 
-    select value_names.*
-    from value_names
+    select value_names_folded.*
+    from value_names_folded
     inner join name_counts
         on
-            value_names.key_kind = name_counts.key_kind
-            and value_names.key_value = name_counts.key_value
+            value_names_folded.key_kind = name_counts.key_kind
+            and value_names_folded.key_value = name_counts.key_value
     where name_counts.name_count <= 3
 
 ),
@@ -207,7 +232,13 @@ name_pairs as (
         b.identity_name as name_b,
         a.is_personal_value and b.is_personal_value as is_personal_value,
         a.is_hangul as is_hangul_a,
-        b.is_hangul as is_hangul_b
+        b.is_hangul as is_hangul_b,
+        a.letters as letters_a,
+        b.letters as letters_b,
+        a.name_key as name_key_a,
+        b.name_key as name_key_b,
+        a.lone_given_fold as lone_given_fold_a,
+        b.lone_given_fold as lone_given_fold_b
     from few_named as a
     inner join few_named as b
         on
@@ -327,18 +358,32 @@ shared_values as (
             -- Korean name keys compare by the given name, under one surname: the shared prefix "김:" would
             -- make 김:jua and 김:jesu look alike
             case
+                -- A mobile is often a family's: siblings' names differ by a syllable (김명원 / 김명린), which
+                -- Jaro-Winkler reads as a typo. On a mobile two Hangul names are two people unless typed
+                -- twice by hand (below), and other names one person only one edit apart in their given
+                -- name under one surname (Minsu Kim / 김민수, Jonathon / Jonathan Smith).
+                when name_pairs.key_kind = 'phone'
+                    then
+                        coalesce(name_pairs.is_hangul_a and name_pairs.is_hangul_b, false)
+                        or split_part(name_pairs.name_a, ':', 1) != split_part(name_pairs.name_b, ':', 1)
+                        or damerau_levenshtein(
+                            split_part(name_pairs.name_a, ':', 2), split_part(name_pairs.name_b, ':', 2)
+                        ) > 1
                 when split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
                     then jaro_winkler_similarity(
                         split_part(name_pairs.name_a, ':', 2), split_part(name_pairs.name_b, ':', 2)
-                    )
-                else jaro_winkler_similarity(name_pairs.name_a, name_pairs.name_b)
-            end < {{ var('identity_same_name_similarity') }}
+                    ) < {{ var('identity_same_name_similarity') }}
+                else
+                    jaro_winkler_similarity(name_pairs.name_a, name_pairs.name_b)
+                    < {{ var('identity_same_name_similarity') }}
+            end
             -- 김하연 at a personal mailbox that also reads David Kim: one person with an English given name
             and not (
                 name_pairs.key_kind = 'email'
                 and name_pairs.is_hangul_a is distinct from name_pairs.is_hangul_b
                 and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
             )
+            and not coalesce(({{ hand_typed_variants('name_pairs') }}), false)
         )
 
 ),
@@ -413,6 +458,51 @@ classified as (
 
 ),
 
+-- A personal mailbox and a mobile, both shared: the pair of values is a key of its own (email_phone), listed
+-- only where both are contested (an uncontested value joins on its own), and never for a value four or more
+-- names share.
+team_values as (
+
+    select
+        key_kind,
+        key_value
+    from name_counts
+    where name_count > 3
+
+),
+
+strong_pairs as (
+
+    select
+        named_contacts.record_key,
+        named_contacts.email || '|' || named_contacts.phone as match_key
+    from named_contacts
+    anti join team_values as team_emails
+        on team_emails.key_kind = 'email' and named_contacts.email = team_emails.key_value
+    anti join team_values as team_phones
+        on team_phones.key_kind = 'phone' and named_contacts.phone = team_phones.key_value
+    where
+        named_contacts.email is not null
+        and not named_contacts.is_placeholder_email
+        and not named_contacts.is_role_email
+        and named_contacts.phone is not null
+        and not named_contacts.is_placeholder_phone
+        and named_contacts.phone_type = 'mobile'
+        and (
+            exists (
+                select 1
+                from contested_values
+                where contested_values.key_kind = 'email' and contested_values.key_value = named_contacts.email
+            )
+            and exists (
+                select 1
+                from contested_values
+                where contested_values.key_kind = 'phone' and contested_values.key_value = named_contacts.phone
+            )
+        )
+
+),
+
 final as (
 
     -- Values nobody contests: the value alone.
@@ -437,6 +527,15 @@ final as (
         not needs_name
         or (key_name is not null and expected_namesakes < {{ var('identity_max_expected_namesakes') }})
     -- only keys two or more records hold: a key one record holds joins nothing
+    qualify count(*) over (partition by match_key) > 1
+
+    union all
+
+    select
+        record_key,
+        'email_phone' as key_type,
+        match_key
+    from strong_pairs
     qualify count(*) over (partition by match_key) > 1
 
 )

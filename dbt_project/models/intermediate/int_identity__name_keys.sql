@@ -73,13 +73,48 @@ hangul_split as (
 
 ),
 
+surname_ranks as (
+
+    select
+        surname,
+        min(surname_rank) as surname_rank
+    from surnames
+    group by surname
+
+),
+
+-- A Hangul name is family name first. A name of three syllables whose last is one of the ten commonest
+-- surnames and whose first is none of the twenty commonest was probably assembled the other way round
+-- (a CRM's first name and last name joined in Western order: 민수김), so it also reads with the last
+-- syllable as the surname; the reading with the commoner surname is the likelier one (민수김 is 김:minsu,
+-- as 김민수 is). 김민정 and 이수정 start with a common surname and keep their one reading.
 hangul_readings as (
 
     select
-        full_name,
-        surname,
-        substr(compact, length(surname) + 1) as given_name
+        hangul_split.full_name,
+        hangul_split.surname,
+        substr(hangul_split.compact, length(hangul_split.surname) + 1) as given_name,
+        surname_ranks.surname_rank
     from hangul_split
+    left join surname_ranks
+        on hangul_split.surname = surname_ranks.surname
+
+    union all
+
+    select
+        hangul_split.full_name,
+        right(hangul_split.compact, 1) as surname,
+        left(hangul_split.compact, 2) as given_name,
+        last_surnames.surname_rank
+    from hangul_split
+    inner join surname_ranks as last_surnames
+        on right(hangul_split.compact, 1) = last_surnames.surname
+    left join surname_ranks as first_surnames
+        on left(hangul_split.compact, 1) = first_surnames.surname
+    where
+        length(hangul_split.compact) = 3
+        and last_surnames.surname_rank <= 10
+        and coalesce(first_surnames.surname_rank, 99) > 20
 
 ),
 
@@ -97,7 +132,8 @@ hangul_keys as (
     select
         hangul_readings.full_name,
         hangul_readings.surname || ':' || hangul_given_folds.given_fold as name_match_key,
-        true as is_hangul
+        true as is_hangul,
+        hangul_readings.surname_rank
     from hangul_readings
     inner join hangul_given_folds
         on hangul_readings.given_name = hangul_given_folds.given_name
@@ -210,18 +246,19 @@ western_keys as (
 
 name_keys as (
 
+    -- The likelier reading of a name read two ways: the one with the commoner surname. Only a Hangul name
+    -- of three syllables or a Latin name read as Korean can have two (a name is Hangul, Korean in Latin
+    -- letters or western, never two of them), so only these are ranked.
     select
         full_name,
         name_match_key,
         is_hangul,
-        true as is_likelier_reading
+        row_number() over (partition by full_name order by surname_rank nulls last, name_match_key) = 1
+            as is_likelier_reading
     from hangul_keys
 
     union all
 
-    -- The likelier reading of a name read two ways: the one with the commoner surname. Only a Latin name
-    -- read as Korean can have two (a name is Hangul, Korean in Latin letters or western, never two of them),
-    -- so only these are ranked.
     select
         full_name,
         name_match_key,

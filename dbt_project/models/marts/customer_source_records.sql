@@ -19,7 +19,7 @@ evidence as (
 ),
 
 -- The strongest link of each record, in the order int_identity__clusters weighs edges: a reviewed
--- must_link > email > phone > email_name > phone_name > fuzzy.
+-- must_link > email > phone > email_phone > email_name > phone_name > fuzzy.
 strongest_links as (
 
     select
@@ -35,9 +35,10 @@ strongest_links as (
                 when 'must_link' then 0
                 when 'email' then 1
                 when 'phone' then 2
-                when 'email_name' then 3
-                when 'phone_name' then 4
-                when 'fuzzy' then 5
+                when 'email_phone' then 3
+                when 'email_name' then 4
+                when 'phone_name' then 5
+                when 'fuzzy' then 6
             end,
             evidence
     ) = 1

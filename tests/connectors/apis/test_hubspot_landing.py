@@ -65,6 +65,25 @@ def test_contacts_are_normalised_like_a_spreadsheet_row():
     assert rows[1]["rejection_reason"].startswith("HubSpot contact 6: no valid email or phone")
 
 
+@pytest.mark.parametrize(
+    ("firstname", "lastname", "full_name"),
+    [
+        ("민수", "김", "김민수"),
+        (" 민수 ", "남궁", "남궁민수"),
+        ("Minsu", "Kim", "Minsu Kim"),
+        ("David", "김", "David 김"),
+        ("민수", None, "민수"),
+        (None, "Kim", "Kim"),
+    ],
+)
+def test_a_contacts_name_is_assembled_in_the_order_of_its_script(firstname, lastname, full_name):
+    record = contact(7, firstname=firstname, lastname=lastname)
+
+    [row] = contact_columns([record]).to_pylist()
+
+    assert row["full_name"] == full_name
+
+
 def test_the_next_sync_searches_from_the_landed_cursor_minus_the_overlap(fake, client, tmp_path):
     fake.add("contacts", *(contact(i) for i in range(1, 5)))
     zone = landing_zone(tmp_path, "contacts")

@@ -159,7 +159,7 @@ def test_orders_land_as_returned_without_contact_columns(fake, client, tmp_path)
         (
             customer(1, first_name="민수", last_name="김", email=" Minsu.Kim@Haneul.kr ", company="한울식품"),
             {
-                "full_name": "민수김",
+                "full_name": "김민수",
                 "email": "minsu.kim@haneul.kr",
                 "company": "한울식품",
                 "consent_email": True,

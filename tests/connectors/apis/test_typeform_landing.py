@@ -295,3 +295,20 @@ def test_a_date_question_naming_a_birthday_lands_as_the_birthday(fake, client, t
     ]
     assert rows[1]["field_issues"] == "birthday: '1990-02-30' is not a real date"
     assert json.loads(rows[0]["attributes"]) == {"visit": "2025-04-01"}
+
+
+def test_name_fields_asked_apart_are_joined_in_the_order_of_their_script():
+    columns = [("q_first", "First name"), ("q_last", "Last name"), ("a1b2c3", "이메일 주소")]
+    items = [
+        response(
+            f"r{n}",
+            answer("f01", "q_first", "short_text", "text", first),
+            answer("l01", "q_last", "short_text", "text", last),
+            answer("em01", "a1b2c3", "email", "email", f"person{n}@example.co.kr"),
+        )
+        for n, (first, last) in enumerate([("민수", "김"), ("Minsu", "Kim")])
+    ]
+
+    rows = response_contacts(items, columns).to_pylist()
+
+    assert [row["full_name"] for row in rows] == ["김민수", "Minsu Kim"]

@@ -598,3 +598,24 @@ def test_xlsx_birthday_date_cells_are_read_as_dates(inbox, write_xlsx):
     assert records[2]["raw_birthday"] == "19921130"
     assert records[4]["field_issues"] == "birthday: '13월 1일' is not a real date"
     assert records[4]["rejection_reason"] is None
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "full_name"),
+    [
+        # 성 next to 이름: 이름 is the given name, joined family name first with no space
+        (["성", "이름", "이메일"], ["김", "민수", "minsu@x.kr"], "김민수"),
+        (["이름", "성", "이메일"], ["민수", "남궁", "minsu@x.kr"], "남궁민수"),
+        (["Last name", "First name", "Email"], ["Kim", "Minsu", "minsu@x.kr"], "Minsu Kim"),
+        (["First Name", "Surname", "Email"], ["민수", "김", "minsu@x.kr"], "김민수"),
+        # only one part filled in: that part
+        (["성", "이름", "이메일"], ["", "민수", "minsu@x.kr"], "민수"),
+        # a full name column wins over the parts
+        (["Name", "First name", "Last name", "Email"], ["Kim Minsu", "M", "K", "minsu@x.kr"], "Kim Minsu"),
+    ],
+)
+def test_a_name_in_two_columns_is_joined_in_the_order_of_its_script(inbox, write_csv, header, row, full_name):
+    path = write_csv(inbox / "split.csv", [header, row])
+    [record] = _records(read_spreadsheet(path, inbox_dir=inbox))
+    assert record["full_name"] == full_name
+    assert record["rejection_reason"] is None
