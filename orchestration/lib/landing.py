@@ -10,9 +10,11 @@ from connectors.apis.shopify import ENTITIES as SHOPIFY_ENTITIES
 from connectors.apis.shopify import landing_zone as shopify_zone
 from connectors.apis.typeform import responses_zone, walks_zone
 from connectors.core.landing import LandingZone
+from connectors.files.inbox import quarantine_zone
 from connectors.files.orders import orders_zone
 from orchestration.lib.identity import customer_id_map_zone
 from orchestration.lib.outreach import suppressions_zone
+from orchestration.lib.retired_batches import ensure_retired_batches_file
 from orchestration.lib.send_ledger import ledger_zones
 
 
@@ -29,10 +31,13 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         customer_id_map_zone(landing_dir),
         *ledger_zones(landing_dir),
         suppressions_zone(landing_dir),
+        quarantine_zone(landing_dir),
     ]
 
 
 def prepare_landing(landing_dir: Path) -> None:
-    """Give every zone its directory and zero-row schema file: a source that never landed reads as empty."""
+    """Give every zone its directory and zero-row schema file: a source that never landed reads as empty; and
+    the retired batches file beside landing, which every input source reads."""
     for zone in all_landing_zones(landing_dir):
         zone.prepare()
+    ensure_retired_batches_file(landing_dir.parent)

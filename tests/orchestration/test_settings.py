@@ -64,3 +64,20 @@ def test_api_tokens_are_secret_and_form_ids_are_comma_separated(monkeypatch):
     assert settings.typeform_form_ids == ["abc123", "def456"]
     assert settings.hubspot_access_token is None
     assert settings.pipedrive_base_url == "https://api.pipedrive.com"
+
+
+def test_the_duckdb_memory_limit_follows_the_machine_unless_set(monkeypatch, tmp_path):
+    from orchestration.lib.settings import DUCKDB_MEMORY_FLOOR_MIB, machine_memory_mib
+
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "h"))
+    monkeypatch.delenv("DRIPLINE_DUCKDB_MEMORY_LIMIT", raising=False)
+    settings = DriplineSettings()
+    total = machine_memory_mib()
+    assert total is not None and total > 0
+    assert settings.effective_duckdb_memory_limit == f"{max(DUCKDB_MEMORY_FLOOR_MIB, total // 2)}MiB"
+    assert settings.effective_duckdb_temp_directory == (tmp_path / "h").resolve() / "duckdb_tmp"
+    monkeypatch.setenv("DRIPLINE_DUCKDB_MEMORY_LIMIT", "3GB")
+    monkeypatch.setenv("DRIPLINE_DUCKDB_TEMP_DIRECTORY", str(tmp_path / "spill"))
+    settings = DriplineSettings()
+    assert settings.effective_duckdb_memory_limit == "3GB"
+    assert settings.effective_duckdb_temp_directory == tmp_path / "spill"
