@@ -78,7 +78,11 @@ CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HTML_START = re.compile(
-    rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|head|body|table|meta|\?xml[^>]*>\s*<html)", re.I
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)?<(?:!doctype\s+html|html|head|body|table|meta|style|\?xml[^>]*>\s*<html)",
+    re.I | re.S,
+)
+_SPREADSHEET_ML = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*>\s*(?:<\?mso-application[^>]*>\s*)?<(?:\w+:)?Workbook\b"
 )
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 WORKBOOK_DAMAGED = "the workbook is damaged ({detail})"
@@ -257,6 +261,11 @@ def sniff_unreadable(path: Path, relative: str) -> bytes:
         raise UnreadableFileError(
             f"{relative}: not a spreadsheet: the file is an HTML page saved with an {path.suffix.lower()} "
             "name — export it again as .xlsx or .csv"
+        )
+    if _SPREADSHEET_ML.match(head):
+        raise UnreadableFileError(
+            f"{relative}: not a spreadsheet this inbox reads: the file is an Excel 2003 XML spreadsheet"
+            f" saved with an {path.suffix.lower()} name — open it in Excel and save it as .xlsx"
         )
     return head
 
