@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 BATCH_ROWS = 65_536
+# Records in one batch streamed to a sink (a landing batch, one parquet row group): a wide row of Korean text
+# is a few kB as Python objects, so 65,536 of them held ~600 MB before they reached the file.
+STREAM_BATCH_ROWS = 8_192
 # The most characters a normalised field keeps: what one Excel cell can hold. A longer cell is cut there,
 # with a field issue; raw_row keeps it whole.
 MAX_FIELD_CHARS = 32_767
@@ -160,7 +163,7 @@ class RecordBuilder:
 
     def append(self, record: tuple) -> None:
         self._rows.append(record)
-        if len(self._rows) >= BATCH_ROWS:
+        if len(self._rows) >= (BATCH_ROWS if self.sink is None else STREAM_BATCH_ROWS):
             self._flush()
 
     def checkpoint(self) -> int:

@@ -86,6 +86,10 @@ _SPREADSHEET_ML = re.compile(
 )
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 WORKBOOK_DAMAGED = "the workbook is damaged ({detail})"
+# Worksheets up to this size (uncompressed XML, about 100,000 rows of 10 columns) are read whole by calamine,
+# fast; larger ones, and any workbook with formulas, are streamed row by row by openpyxl in flat memory. A
+# million-row sheet read whole took 11.9 GB (issue #21).
+CALAMINE_MAX_SHEET_BYTES = 32 << 20
 FORMULA_WITHOUT_VALUE = (
     "a formula with no saved value (the program that wrote the file did not calculate it): its formula text "
     "is kept; open the file in Excel and save it to land the value"
@@ -239,7 +243,7 @@ def _read_file(path: Path, tables: _Tables, sheet: str | None) -> FileRead:
     # By content, not by name: a workbook saved as .xls is read as one, and so is a text table saved as .xls
     # (web admin exports often are); an HTML page never gets this far.
     if suffix in EXCEL_SUFFIXES and head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
-        reports = _read_workbook(path, tables, sheet, streamed=head.startswith(_ZIP_MAGIC))
+        reports = _read_workbook(path, tables, sheet, is_zip=head.startswith(_ZIP_MAGIC))
         return FileRead(builder.table(), reports, None)
     if suffix in EXCEL_SUFFIXES and (_is_text(path) is None or suffix != ".xls"):
         raise UnreadableFileError(
@@ -440,15 +444,21 @@ def _chain(first: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _read_workbook(
-    path: Path, tables: _Tables, only_sheet: str | None, *, streamed: bool
-) -> list[SheetReport]:
-    """Every sheet of a workbook. ``streamed`` (.xlsx, .xlsm) reads the sheets row by row with openpyxl's
-    read-only mode, so a million-row workbook never sits in memory; an old binary .xls (at most 65,536 rows
-    a sheet) is read whole with calamine."""
+def _read_workbook(path: Path, tables: _Tables, only_sheet: str | None, *, is_zip: bool) -> list[SheetReport]:
+    """Every sheet of a workbook. An .xlsx/.xlsm (``is_zip``) with large sheets or with formulas is read
+    row by row (openpyxl's read-only mode), so a million-row workbook never sits in memory; a small one, and
+    an old binary .xls (at most 65,536 rows a sheet), is read whole by calamine."""
     builder = tables.builder
     relative = builder.relative_file
-    workbook = _StreamedWorkbook(path, relative) if streamed else _CalamineWorkbook(path, relative)
+    if is_zip:
+        has_formulas, sheet_bytes = _probe_xlsx(path, relative)
+        # calamine reads a sheet whole, fast; openpyxl streams it, slowly, in flat memory and sees formulas.
+        if has_formulas or sheet_bytes > CALAMINE_MAX_SHEET_BYTES:
+            workbook = _StreamedWorkbook(path, relative, has_formulas=has_formulas)
+        else:
+            workbook = _CalamineWorkbook(path, relative)
+    else:
+        workbook = _CalamineWorkbook(path, relative)
     try:
         names = workbook.sheet_names
         if only_sheet is not None and only_sheet not in names:
@@ -494,15 +504,15 @@ SheetRow = tuple[Sequence[object], dict[int, str] | None]
 
 
 class _CalamineWorkbook:
-    """An old binary .xls (or a workbook in an OLE container), read whole by calamine."""
+    """An old binary .xls (at most 65,536 rows a sheet), or a small .xlsx, read whole by calamine."""
 
     def __init__(self, path: Path, relative: str) -> None:
         try:
             self.workbook = python_calamine.load_workbook(str(path))
         except Exception as error:  # calamine raises several unrelated types for damaged files
             raise UnreadableFileError(
-                f"{relative}: not a readable Excel workbook: the old .xls format could not be read "
-                f"({str(error)[:200]}); open it in Excel and save it as .xlsx"
+                f"{relative}: not a readable Excel workbook ({str(error)[:200]}); open it in Excel and save "
+                "it as .xlsx"
             ) from error
         self.sheet_names = self.workbook.sheet_names
 
@@ -527,22 +537,9 @@ class _StreamedWorkbook:
     same sheet, only when the workbook has any.
     """
 
-    def __init__(self, path: Path, relative: str) -> None:
+    def __init__(self, path: Path, relative: str, *, has_formulas: bool) -> None:
         self.path = path
         self.relative = relative
-        try:
-            archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as error:  # no central directory: the file was cut short
-            raise UnreadableFileError(
-                f"{relative}: " + WORKBOOK_DAMAGED.format(detail="unexpected end of zip")
-            ) from error
-        try:
-            with archive:
-                has_formulas = _has_formulas(archive)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-            raise UnreadableFileError(
-                f"{relative}: " + WORKBOOK_DAMAGED.format(detail="corrupt data inside the zip")
-            ) from error
         self._handles = []
         self.values = self._open(data_only=True)
         self.formulas = self._open(data_only=False) if has_formulas else None
@@ -603,18 +600,38 @@ class _StreamedWorkbook:
             handle.close()
 
 
+def _probe_xlsx(path: Path, relative: str) -> tuple[bool, int]:
+    """``(whether a worksheet holds a formula, the worksheets' uncompressed size)``; a damaged zip is
+    refused here in plain words (every worksheet is decompressed once, in chunks)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:  # no central directory: the file was cut short
+        raise UnreadableFileError(
+            f"{relative}: " + WORKBOOK_DAMAGED.format(detail="unexpected end of zip")
+        ) from error
+    try:
+        with archive:
+            sizes = sum(i.file_size for i in archive.infolist() if i.filename.startswith("xl/worksheets/"))
+            return _has_formulas(archive), sizes
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise UnreadableFileError(
+            f"{relative}: " + WORKBOOK_DAMAGED.format(detail="corrupt data inside the zip")
+        ) from error
+
+
 def _has_formulas(archive: zipfile.ZipFile) -> bool:
-    """Whether any worksheet holds a formula (``<f>``), read in chunks: a large sheet is never in memory."""
+    """Whether any worksheet holds a formula (``<f>``), read in chunks: a large sheet is never in memory.
+    Every worksheet is read to its end, so that a corrupt one is found here."""
+    found = False
     for info in archive.infolist():
         if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
             continue
         with archive.open(info) as member:
             tail = b""
             while chunk := member.read(1 << 20):
-                if _FORMULA_TAG.search(tail + chunk):
-                    return True
+                found = found or bool(_FORMULA_TAG.search(tail + chunk))
                 tail = chunk[-8:]
-    return False
+    return found
 
 
 def _cell_value(value: object) -> object:
