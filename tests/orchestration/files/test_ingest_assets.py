@@ -78,3 +78,19 @@ def test_form_ingestion_lands_a_broken_json_line_for_quarantine(home):
     meta = _metadata(result, "forms__submissions")
     assert (meta["rows_read"], meta["rows_quarantined"]) == (2, 1)
     assert _landed_rows(home, "forms", "submissions") == 2
+
+
+def test_a_form_line_nested_ten_thousand_deep_never_crashes_the_asset(home):
+    # Regression: RecursionError failed forms__submissions with no file name, and the valid line never landed.
+    deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    (home / "inbox" / "forms" / "hooks.jsonl").write_text(
+        '{"submission_id": "s1", "email": "jane.doe@hanbitfood.co.kr"}\n' + deep + "\n", encoding="utf-8"
+    )
+    result = dg.materialize([form_submissions])
+    meta = _metadata(result, "forms__submissions")
+    assert (meta["rows_read"], meta["rows_quarantined"], meta["files_quarantined"]) == (2, 1, [])
+    rows = pq.read_table(home / "landing" / "forms" / "submissions").to_pylist()
+    assert [r["email"] for r in sorted(rows, key=lambda r: r["_source_row"])] == [
+        "jane.doe@hanbitfood.co.kr",
+        None,
+    ]
