@@ -472,11 +472,17 @@ def hostile_run(tmp_path_factory, dbt_manifest):
         contacts = pq.read_table(home / "landing" / "spreadsheets" / "contacts").to_pylist()
         [retired] = {r["_load_id"] for r in contacts if r["_source_file"] == "..한글 (1).csv"}
         retire_code = cli.main(["retire-batch", retired, "--reason", "e2e: retire one file's batch"])
+        (home / "inbox" / "spreadsheets" / "empty.csv").write_text(
+            "이름,이메일\n문가람,garam@hanbit.kr\n", encoding="utf-8"
+        )
         second = _run_capturing(home)
         with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
             emails_after = {
                 e for (e,) in connection.execute("select primary_email from customers").fetchall()
             }
+            resolved = dict(
+                connection.execute("select source_file, is_resolved from quarantined_files").fetchall()
+            )
     return {
         "home": home,
         "first": first,
@@ -487,6 +493,7 @@ def hostile_run(tmp_path_factory, dbt_manifest):
         "retire_code": retire_code,
         "second": second,
         "emails_after": emails_after,
+        "resolved": resolved,
     }
 
 
@@ -546,6 +553,18 @@ def test_a_retired_batch_leaves_the_warehouse_and_stays_in_landing(hostile_run):
     assert hostile_run["retire_code"] == 0
     code, _, err = hostile_run["second"]
     assert code == cli.EXIT_FILES_QUARANTINED, err
-    assert hostile_run["emails_after"] == hostile_run["emails"] - {"sujin@hanbit.kr"}
+    assert hostile_run["emails_after"] == hostile_run["emails"] - {"sujin@hanbit.kr"} | {"garam@hanbit.kr"}
     landing = hostile_run["home"] / "landing" / "spreadsheets" / "contacts"
-    assert len([p for p in landing.glob("*.parquet") if not p.name.startswith("_")]) == 5
+    assert len([p for p in landing.glob("*.parquet") if not p.name.startswith("_")]) == 6
+
+
+def test_a_fixed_file_dropped_again_lands_and_its_quarantine_is_resolved(hostile_run):
+    _, _, err = hostile_run["second"]
+    assert "4 inbox file(s) could not be read and were quarantined" in err
+    assert hostile_run["resolved"] == {
+        "cut.xlsx": False,
+        "empty.csv": True,
+        "export.xls": False,
+        "outside.csv": False,
+        "passwd.csv": False,
+    }
