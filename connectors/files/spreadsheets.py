@@ -291,13 +291,14 @@ def detect_encoding(path: Path, relative: str | None = None) -> tuple[str, str]:
     with path.open("rb") as handle:
         start = handle.read(4096)
     has_bom = start.startswith(codecs.BOM_UTF8)
+    if _decodes(path, "utf-8"):
+        return "utf-8-sig", "utf-8-sig" if has_bom else "utf-8"
     if b"\x00" in start and not start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Not UTF-8 and NUL bytes: a workbook, an image or an archive, which some legacy codec would "decode".
         raise UnreadableFileError(
             f"{relative or path.name}: not a text table: the file holds binary data (is it a workbook or an "
             "image saved with a .csv name?)"
         )
-    if _decodes(path, "utf-8"):
-        return "utf-8-sig", "utf-8-sig" if has_bom else "utf-8"
     if not has_bom and _decodes(path, "cp949"):
         return "cp949", "cp949"
     best = charset_normalizer.from_path(path).best()

@@ -255,3 +255,11 @@ def test_a_json_document_too_deep_to_read_is_refused_by_name(inbox):
     assert _unreadable_reason(path, inbox, read_form_export) == (
         "deep.json: the JSON is nested more than 64 levels deep: not a form submission"
     )
+
+
+def test_a_workbook_saved_with_a_csv_name_is_binary_not_text(inbox):
+    _contact_workbook(inbox / "book.xlsx").rename(inbox / "book.csv")
+    assert _unreadable_reason(inbox / "book.csv", inbox) == (
+        "book.csv: not a text table: the file holds binary data (is it a workbook or an image saved with a "
+        ".csv name?)"
+    )
