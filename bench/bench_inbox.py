@@ -7,7 +7,7 @@ each in a child process of its own so that its peak resident memory can be read 
 - ingest/workbook: the spreadsheet contact ingest the Dagster asset runs, on a home holding only the
   workbook;
 - dbt/build: `dbt build` of the staging, identity and customer models on what landed, at the default DuckDB
-  settings (the memory limit that follows the machine, a spill directory in the home).
+  settings (the memory limit that follows the machine; DuckDB spills to warehouse.duckdb.tmp/ in the home).
 
 Targets (issue #21): the workbook lands with a peak under 1.5 GB, and the warehouse builds at the defaults.
 Results go to bench/out/results-inbox.json.
@@ -147,7 +147,6 @@ def bench(rows: int, keep: bool) -> list[dict]:
     build_vars = {
         "dripline_home": str(home),
         "duckdb_memory_limit": settings.effective_duckdb_memory_limit,
-        "duckdb_temp_directory": str(settings.effective_duckdb_temp_directory),
     }
     dbt = str(Path(sys.executable).with_name("dbt"))
     wall, peak, _ = _run_child(

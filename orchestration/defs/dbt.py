@@ -97,9 +97,8 @@ def dbt_vars(settings: DriplineSettings, segments: list[Segment]) -> dict[str, A
         "identity_fuzzy_threshold": settings.identity_fuzzy_threshold,
         "identity_max_merge_share": settings.identity_max_merge_share,
         "identity_min_merges_to_check": settings.identity_min_merges_to_check,
-        # Read by dbt's profile: DuckDB spills to the temp directory beyond the limit instead of failing.
+        # Read by dbt's profile; beyond it DuckDB spills to warehouse.duckdb.tmp/ in the home.
         "duckdb_memory_limit": settings.effective_duckdb_memory_limit,
-        "duckdb_temp_directory": str(settings.effective_duckdb_temp_directory),
     }
     if settings.as_of is not None:
         build_vars["as_of"] = resolve_as_of(settings.as_of, settings.local_timezone).isoformat()

@@ -78,11 +78,6 @@ class DriplineSettings(BaseSettings):
         f"e.g. 4GB; by default {DUCKDB_MEMORY_SHARE:.0%} of the machine's memory (or of a container's "
         "limit).",
     )
-    duckdb_temp_directory: Path | None = Field(
-        default=None,
-        description="Where DuckDB spills what does not fit in its memory limit; by default duckdb_tmp/ "
-        "in the home.",
-    )
     default_currency: str = Field(
         default="KRW",
         description="ISO 4217 currency of order-sheet amounts written with no currency cell or symbol.",
@@ -250,11 +245,6 @@ class DriplineSettings(BaseSettings):
     def effective_duckdb_memory_limit(self) -> str:
         """DRIPLINE_DUCKDB_MEMORY_LIMIT, else a share of the machine's memory."""
         return self.duckdb_memory_limit or default_duckdb_memory_limit()
-
-    @property
-    def effective_duckdb_temp_directory(self) -> Path:
-        """Where DuckDB spills: DRIPLINE_DUCKDB_TEMP_DIRECTORY, else duckdb_tmp/ in the home."""
-        return self.duckdb_temp_directory or self.home / "duckdb_tmp"
 
     @property
     def outreach_dir(self) -> Path:

@@ -75,9 +75,6 @@ def test_the_duckdb_memory_limit_follows_the_machine_unless_set(monkeypatch, tmp
     total = machine_memory_mib()
     assert total is not None and total > 0
     assert settings.effective_duckdb_memory_limit == f"{max(DUCKDB_MEMORY_FLOOR_MIB, total // 2)}MiB"
-    assert settings.effective_duckdb_temp_directory == (tmp_path / "h").resolve() / "duckdb_tmp"
     monkeypatch.setenv("DRIPLINE_DUCKDB_MEMORY_LIMIT", "3GB")
-    monkeypatch.setenv("DRIPLINE_DUCKDB_TEMP_DIRECTORY", str(tmp_path / "spill"))
     settings = DriplineSettings()
     assert settings.effective_duckdb_memory_limit == "3GB"
-    assert settings.effective_duckdb_temp_directory == tmp_path / "spill"
