@@ -137,6 +137,7 @@ def bench(rows: int, keep: bool) -> list[dict]:
             **counts,
         }
     )
+    print(f"ingest/workbook: {results[0]['seconds']} s, peak {results[0]['peak_mib']} MiB", flush=True)
     sys.path.insert(0, str(REPO_ROOT))
     from orchestration.lib.landing import prepare_landing
     from orchestration.lib.settings import DriplineSettings
