@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/bench_campaigns.py
 	$(BIN)/python bench/bench_receiver.py
 	$(BIN)/python bench/bench_tracking.py
+	$(BIN)/python bench/bench_inbox.py
 
 # Identity quality against a seeded ground truth, with Splink as the reference (docs/identity-benchmark.md).
 bench-identity: install

@@ -1,6 +1,11 @@
 """`dripline run`: the whole pipeline once, on the configured home, with a short human summary.
 
 `make run` calls this. Runs are recorded in the Dagster instance of the home, so `make ui` shows them.
+
+Exit codes of `dripline run`: 0 everything ran and every inbox file was read; 1 a step failed (the summary
+says which); 2 a segment or campaign definition is invalid (nothing ran); 3 the pipeline ran and the warehouse
+is built, but at least one inbox file could not be read or was refused (quarantined, named in the summary and
+in the quarantined_files table): a script notices, and the rest of the data is current.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from orchestration.lib.settings import DriplineSettings
 from orchestration.lib.warehouse import customer_counts, segment_summary
 
 INBOX_KINDS = ("spreadsheets", "forms")
+EXIT_FAILED, EXIT_INVALID_DEFINITIONS, EXIT_FILES_QUARANTINED = 1, 2, 3
 
 # Runs, events and schedules live in SQLite files in the home; nothing is sent anywhere. DuckDB has one
 # writer at a time, so queued runs (schedules, the launchpad) run one after another: an hourly sync never
@@ -220,6 +226,13 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
             shares = "  ".join("   -" if rate is None else f"{rate:>4.0%}" for rate in rates)
             marker = "  (dry run: sample events)" if rehearsal else ""
             lines.append(f"  {name:<26} {sent:>6} sent {delivered:>6} delivered  {shares}{marker}")
+    quarantined, skipped = inbox_problems(ingest)
+    if quarantined:
+        lines.append("files not read, quarantined (fix or remove them; see the quarantined_files table):")
+        lines += [f"  {item}" for item in quarantined]
+    if skipped:
+        lines.append("files skipped (not data):")
+        lines += [f"  {item}" for item in skipped]
     reasons = summary["quarantine_reasons"]
     if reasons:
         lines.append("quarantined rows (values are in the quarantined_rows table):")
@@ -227,6 +240,20 @@ def format_summary(ingest: dict[str, dict[str, Any]], summary: dict[str, Any]) -
         if len(reasons) > 10:
             lines.append(f"  … and {len(reasons) - 10} more")
     return "\n".join(lines)
+
+
+def inbox_problems(ingest: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Files the inbox assets quarantined and skipped, as ``<inbox>/<file>: <reason>``, each once (the
+    contact and order readers of inbox/spreadsheets/ see the same files)."""
+    quarantined: dict[str, None] = {}
+    skipped: dict[str, None] = {}
+    for key, meta in sorted(ingest.items()):
+        folder = key.split("/", 1)[0]
+        if folder not in INBOX_KINDS:
+            continue
+        quarantined.update((f"{folder}/{item}", None) for item in meta.get("files_quarantined") or ())
+        skipped.update((f"{folder}/{item}", None) for item in meta.get("files_skipped") or ())
+    return list(quarantined), list(skipped)
 
 
 def run_pipeline(settings: DriplineSettings) -> tuple[bool, dict[str, dict[str, Any]], list[str]]:
@@ -280,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         "receiver",
         help="serve the SendGrid event and inbound-mail receiver on DRIPLINE_RECEIVER_HOST:PORT (uvicorn)",
     )
+    retire_parser = sub.add_parser(
+        "retire-batch",
+        help="stop dbt reading one landed batch (audited in retired_batches.csv beside landing; nothing is "
+        "deleted; docs/runbook.md says when)",
+    )
+    retire_parser.add_argument("load_id", nargs="?", metavar="LOAD_ID", help="the batch's _load_id")
+    retire_parser.add_argument("--reason", help="why, for the audit trail (required to retire)")
+    retire_parser.add_argument("--by", help="who retires it (default: the login name)")
+    retire_parser.add_argument("--list", action="store_true", help="list the retired batches")
     args, rest = parser.parse_known_args(argv)
 
     settings = DriplineSettings()
@@ -292,13 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         return suppress(settings, args)
     if args.command == "receiver":
         return receiver(settings)
+    if args.command == "retire-batch":
+        return retire(settings, args)
     try:
         # before anything runs: a bad segment or campaign definition stops here
         load_segments(settings.segments_file)
         configured_campaigns(settings)
     except (SegmentDefinitionError, CampaignDefinitionError) as error:
         print(error, file=sys.stderr)
-        return 2
+        return EXIT_INVALID_DEFINITIONS
     for note in prepare_home(settings):
         print(note)
     replayed = replay_sample_tracking(settings)
@@ -315,11 +353,19 @@ def main(argv: list[str] | None = None) -> int:
         print("\nThe run failed:", file=sys.stderr)
         for failure in failures:
             print(f"  {failure}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(format_summary(ingest, warehouse_summary(settings.warehouse_path)))
     print(
         f"\nWarehouse: {settings.warehouse_path}\nUI: make ui (runs are kept in {os.environ['DAGSTER_HOME']})"
     )
+    quarantined, _ = inbox_problems(ingest)
+    if quarantined:
+        print(
+            f"\n{len(quarantined)} inbox file(s) could not be read and were quarantined; everything else is "
+            f"built. Exit code {EXIT_FILES_QUARANTINED}.",
+            file=sys.stderr,
+        )
+        return EXIT_FILES_QUARANTINED
     return 0
 
 
@@ -378,6 +424,32 @@ def receiver(settings: DriplineSettings) -> int:
         proxy_headers=True,
         limit_concurrency=64,
         timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def retire(settings: DriplineSettings, args: argparse.Namespace) -> int:
+    """Retire one landed batch: dbt's sources skip it from the next build on (docs/runbook.md)."""
+    from orchestration.lib.retired_batches import RetireError, retire_batch, retired_batches
+
+    if args.list:
+        for batch in retired_batches(settings.home):
+            print(
+                f"{batch.load_id}  {batch.source}/{batch.entity}  {batch.retired_at}  by {batch.retired_by}: "
+                f"{batch.reason}"
+            )
+        return 0
+    if not args.load_id:
+        print("name the batch: dripline retire-batch LOAD_ID --reason '...'", file=sys.stderr)
+        return EXIT_INVALID_DEFINITIONS
+    try:
+        batch = retire_batch(settings.home, args.load_id, args.reason or "", retired_by=args.by)
+    except RetireError as error:
+        print(error, file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"Retired {batch.source}/{batch.entity} batch {batch.load_id} ({batch.reason}); it stays in landing "
+        f"and the next run builds without it. The record is in {settings.home / 'retired_batches.csv'}."
     )
     return 0
 

@@ -8,6 +8,7 @@ from itertools import combinations
 import duckdb
 import pytest
 
+from connectors.files.inbox import SYMLINK_REFUSED
 from orchestration import cli
 from orchestration.lib.paths import REPO_ROOT
 
@@ -448,3 +449,191 @@ def test_the_shipped_sample_of_events_is_credited_once_to_the_demos_sends(run):
         assert opens == len(human.get(campaign, set())), campaign
         assert bounced_ == len(bounced.get(campaign, set())), campaign
     assert sum(opens for _, opens, _ in metrics.values()) > 0
+
+
+GOOD_CONTACTS = (
+    "이름,이메일,휴대폰\n김민수,minsu@hanbit.kr,010-2345-6781\n이영희,young@hanbit.kr,010-2345-6782\n"
+    "박지훈,jihoon@hanbit.kr,\n"
+)
+
+
+def _hostile_inbox(home, outside):
+    """One good contact list beside every hostile file of issue #21, all written here."""
+    import openpyxl
+
+    sheets, forms = home / "inbox" / "spreadsheets", home / "inbox" / "forms"
+    sheets.mkdir(parents=True)
+    forms.mkdir(parents=True)
+    (sheets / "고객.csv").write_text(GOOD_CONTACTS, encoding="utf-8")
+    (sheets / "..한글 (1).csv").write_text("이름,이메일\n최수진,sujin@hanbit.kr\n", encoding="utf-8")
+    long_note = "메" * 131_073
+    (sheets / "long.csv").write_text(
+        f"이름,이메일,메모\n정하늘,haneul@hanbit.kr,{long_note}\n", encoding="utf-8"
+    )
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["이름", "아이디", "이메일", "휴대폰"])
+    sheet.append(["강도윤", "doyun", '=B2&"@hanbit.kr"', "010-2345-6785"])
+    book.save(sheets / "formulas.xlsx")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["이름", "연락처", None])
+    sheet.append([None, "이메일", "전화"])
+    sheet.merge_cells("B1:C1")
+    sheet.merge_cells("A1:A2")
+    sheet.append(["윤서연", "seoyeon@hanbit.kr", "010-2345-6786"])
+    book.save(sheets / "merged.xlsx")
+    (sheets / "export.xls").write_text(
+        "<html><body><table><tr><td>이름</td><td>이메일</td></tr></table></body></html>", encoding="utf-8"
+    )
+    (sheets / "empty.csv").write_bytes(b"")
+    whole = (sheets / "merged.xlsx").read_bytes()
+    (sheets / "cut.xlsx").write_bytes(whole[: len(whole) // 2])
+    (sheets / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (sheets / "~$고객.xlsx").write_bytes(b"lock")
+    (outside / "leads.csv").write_text("이름,이메일\n외부인,outsider@elsewhere.kr\n", encoding="utf-8")
+    (sheets / "outside.csv").symlink_to(outside / "leads.csv")
+    (sheets / "passwd.csv").symlink_to("/etc/passwd")
+    deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    (forms / "hook.jsonl").write_text(
+        '{"email": "hana@hanbit.kr", "name": "한하나"}\n' + deep + "\n", encoding="utf-8"
+    )
+
+
+def _run_capturing(home) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["run"])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, dbt_manifest):
+    """`dripline run` on a hostile inbox; then again after retiring one landed batch."""
+    home = tmp_path_factory.mktemp("hostile-home")
+    outside = tmp_path_factory.mktemp("outside-the-inbox")
+    _hostile_inbox(home, outside)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRIPLINE_HOME", str(home))
+        patch.setenv("DAGSTER_HOME", str(home / "dagster"))
+        patch.delenv("DRIPLINE_AS_OF", raising=False)
+        first = _run_capturing(home)
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+            emails = {e for (e,) in connection.execute("select primary_email from customers").fetchall()}
+            files = connection.execute(
+                "select inbox, source_file, status, reason, sha256, size_bytes "
+                "from quarantined_files order by all"
+            ).fetchall()
+            issues = dict(
+                connection.execute(
+                    "select source_file, field_issues from stg_spreadsheets__contacts "
+                    "where field_issues is not null"
+                ).fetchall()
+            )
+            rows = connection.execute(
+                "select source_file, source_row, reason from quarantined_rows"
+            ).fetchall()
+        import pyarrow.parquet as pq
+
+        contacts = pq.read_table(home / "landing" / "spreadsheets" / "contacts").to_pylist()
+        [retired] = {r["_load_id"] for r in contacts if r["_source_file"] == "..한글 (1).csv"}
+        retire_code = cli.main(["retire-batch", retired, "--reason", "e2e: retire one file's batch"])
+        (home / "inbox" / "spreadsheets" / "empty.csv").write_text(
+            "이름,이메일\n문가람,garam@hanbit.kr\n", encoding="utf-8"
+        )
+        second = _run_capturing(home)
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+            emails_after = {
+                e for (e,) in connection.execute("select primary_email from customers").fetchall()
+            }
+            resolved = dict(
+                connection.execute("select source_file, is_resolved from quarantined_files").fetchall()
+            )
+    return {
+        "home": home,
+        "first": first,
+        "emails": emails,
+        "files": files,
+        "issues": issues,
+        "rows": rows,
+        "retire_code": retire_code,
+        "second": second,
+        "emails_after": emails_after,
+        "resolved": resolved,
+    }
+
+
+def test_a_hostile_inbox_builds_the_warehouse_and_exits_with_the_quarantine_code(hostile_run):
+    code, out, err = hostile_run["first"]
+    assert code == cli.EXIT_FILES_QUARANTINED == 3, err
+    assert "5 inbox file(s) could not be read and were quarantined; everything else is built" in err
+    assert hostile_run["emails"] == {
+        "minsu@hanbit.kr",
+        "young@hanbit.kr",
+        "jihoon@hanbit.kr",
+        "sujin@hanbit.kr",
+        "haneul@hanbit.kr",
+        None,  # 강도윤: the formula email has no value; reached by phone
+        "seoyeon@hanbit.kr",
+        "hana@hanbit.kr",
+    }
+    assert (
+        "  spreadsheets/export.xls: not a spreadsheet: the file is an HTML page saved with an .xls name"
+        in out
+    )
+    assert "  spreadsheets/~$고객.xlsx: an Office lock file (the document is open in Excel or Word)" in out
+    assert "  spreadsheets/.DS_Store: a macOS folder settings file" in out
+
+
+def test_every_bad_file_is_named_with_why_and_nothing_outside_the_inbox_is_read(hostile_run):
+    files = {(inbox, file): (status, reason) for inbox, file, status, reason, _, _ in hostile_run["files"]}
+    assert files == {
+        ("spreadsheets", "cut.xlsx"): ("unreadable", "the workbook is damaged (unexpected end of zip)"),
+        ("spreadsheets", "empty.csv"): ("unreadable", "the file is empty"),
+        ("spreadsheets", "export.xls"): (
+            "unreadable",
+            "not a spreadsheet: the file is an HTML page saved with an .xls name — "
+            "export it again as .xlsx or .csv",
+        ),
+        ("spreadsheets", "outside.csv"): ("refused", SYMLINK_REFUSED),
+        ("spreadsheets", "passwd.csv"): ("refused", SYMLINK_REFUSED),
+    }
+    assert all(
+        sha is None
+        for _, file, _, _, sha, _ in hostile_run["files"]
+        if file.endswith(("outside.csv", "passwd.csv"))
+    )
+    assert "outsider@elsewhere.kr" not in hostile_run["emails"]
+
+
+def test_inside_a_file_nothing_is_lost(hostile_run):
+    issues = hostile_run["issues"]
+    assert "formula with no saved value" in issues["formulas.xlsx"]
+    assert "long.csv" not in issues  # the long note is an attribute, kept whole; no mapped field was cut
+    [(file, row, reason)] = [r for r in hostile_run["rows"] if r[0] == "hook.jsonl"]
+    assert (file, row) == ("hook.jsonl", 2)
+    assert reason == "hook.jsonl line 2: nested more than 64 levels deep: not a form submission"
+
+
+def test_a_retired_batch_leaves_the_warehouse_and_stays_in_landing(hostile_run):
+    assert hostile_run["retire_code"] == 0
+    code, _, err = hostile_run["second"]
+    assert code == cli.EXIT_FILES_QUARANTINED, err
+    assert hostile_run["emails_after"] == hostile_run["emails"] - {"sujin@hanbit.kr"} | {"garam@hanbit.kr"}
+    landing = hostile_run["home"] / "landing" / "spreadsheets" / "contacts"
+    assert len([p for p in landing.glob("*.parquet") if not p.name.startswith("_")]) == 6
+
+
+def test_a_fixed_file_dropped_again_lands_and_its_quarantine_is_resolved(hostile_run):
+    _, _, err = hostile_run["second"]
+    assert "4 inbox file(s) could not be read and were quarantined" in err
+    assert hostile_run["resolved"] == {
+        "cut.xlsx": False,
+        "empty.csv": True,
+        "export.xls": False,
+        "outside.csv": False,
+        "passwd.csv": False,
+    }

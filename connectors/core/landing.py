@@ -249,14 +249,109 @@ class LandingZone:
         self._atomic_write(table, target)
         return n
 
+    def open_batch(self, batch_id: str, loaded_at: datetime | None = None) -> BatchWriter:
+        """A writer that lands one batch as it is produced, a record batch at a time: a reader of a
+        million-row file streams into it and never holds the file's records in memory."""
+        return BatchWriter(self, batch_id, loaded_at or datetime.now(UTC))
+
     def _atomic_write(self, table: pa.Table, target: Path) -> None:
-        temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}{TEMP_SUFFIX}")
+        temp = _temp_name(target)
         pq.write_table(table, temp, compression="zstd")
-        with temp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        directory_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        _publish(temp, target)
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}{TEMP_SUFFIX}")
+
+
+def _publish(temp: Path, target: Path) -> None:
+    """Flush ``temp`` to disk and rename it to ``target``: a reader sees the whole file or nothing."""
+    with temp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+    directory_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
+
+
+class BatchWriter:
+    """One batch of a landing zone, written a record batch (one parquet row group) at a time to a hidden
+    temporary file and published by ``commit``; ``abort`` (or a crash) leaves nothing dbt reads.
+
+    Record batches hold the reader's columns; ``_load_id`` and ``_loaded_at`` are stamped here.
+    ``truncate(n)`` keeps the first ``n`` row groups only (a sheet that failed part-way is discarded).
+    """
+
+    def __init__(self, zone: LandingZone, batch_id: str, loaded_at: datetime) -> None:
+        self.zone = zone
+        self.batch_id = batch_id
+        self.loaded_at = loaded_at
+        self.target = zone.batch_path(batch_id)
+        self.rows = 0
+        self.row_groups = 0
+        self._group_rows: list[int] = []
+        self._temp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._temp = _temp_name(self.target)
+            self._writer = pq.ParquetWriter(self._temp, self.zone.schema, compression="zstd")
+        return self._writer
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        n = batch.num_rows
+        if not n:
+            return
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        table = table.add_column(0, self.zone.schema.field("_loaded_at"), pa.array([self.loaded_at] * n, _TS))
+        table = table.add_column(
+            0, self.zone.schema.field("_load_id"), pa.array([self.batch_id] * n, pa.string())
+        )
+        table = table.select(self.zone.schema.names).cast(self.zone.schema)
+        self._open().write_table(table, row_group_size=n)
+        self.rows += n
+        self.row_groups += 1
+        self._group_rows.append(n)
+
+    def truncate(self, row_groups: int) -> None:
+        if row_groups >= self.row_groups or self._writer is None or self._temp is None:
+            return
+        self._writer.close()
+        old, self._writer, self._temp = self._temp, None, None
+        kept = pq.ParquetFile(old)
+        self.rows = self.row_groups = 0
+        self._group_rows = []
+        for group in range(row_groups):
+            table = kept.read_row_group(group)
+            self._open().write_table(table, row_group_size=table.num_rows)
+            self.rows += table.num_rows
+            self.row_groups += 1
+            self._group_rows.append(table.num_rows)
+        kept.close()
+        old.unlink(missing_ok=True)
+
+    def commit(self) -> int:
+        """Publish the batch (an empty one too: the input was read and holds no records); its row count.
+        A batch already landed is left untouched."""
+        if self.target.exists():
+            self.abort()
+            return 0
+        if self._writer is None:
+            self._open()
+        assert self._writer is not None and self._temp is not None
+        self._writer.close()
+        self._writer = None
+        _publish(self._temp, self.target)
+        self._temp = None
+        return self.rows
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from json.encoder import encode_basestring
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -31,9 +32,23 @@ from connectors.core.normalize import (
     time_zone,
 )
 
-__all__ = ["FileRead", "RecordBuilder", "SheetReport", "TableRecords", "relative_posix_path"]
+__all__ = [
+    "MAX_FIELD_CHARS",
+    "FileRead",
+    "RecordBuilder",
+    "RecordSink",
+    "SheetReport",
+    "TableRecords",
+    "relative_posix_path",
+]
 
 BATCH_ROWS = 65_536
+# Records in one batch streamed to a sink (a landing batch, one parquet row group): a wide row of Korean text
+# is a few kB as Python objects, so 65,536 of them held ~600 MB before they reached the file.
+STREAM_BATCH_ROWS = 8_192
+# The most characters a normalised field keeps: what one Excel cell can hold. A longer cell is cut there,
+# with a field issue; raw_row keeps it whole.
+MAX_FIELD_CHARS = 32_767
 # The order of the values in a record tuple; batches are reordered to READER_SCHEMA by name.
 RECORD_TUPLE = (
     "_source",
@@ -61,6 +76,16 @@ RECORD_TUPLE = (
     "rejection_reason",
 )
 _JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+class RecordSink(Protocol):
+    """Where a ``RecordBuilder`` streams its record batches (``connectors.core.landing.BatchWriter``)."""
+
+    row_groups: int
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+
+    def truncate(self, row_groups: int) -> None: ...
 
 
 @dataclass
@@ -117,9 +142,12 @@ class RecordBuilder:
         row_key: Callable[[str | None, int], str],
         schema: pa.Schema = READER_SCHEMA,
         record_tuple: tuple[str, ...] = RECORD_TUPLE,
+        sink: RecordSink | None = None,
     ) -> None:
         """``record_tuple`` names the values of an appended record, in order; ``schema`` is what they
-        become (``READER_SCHEMA`` for contacts, ``ORDER_READER_SCHEMA`` for order rows)."""
+        become (``READER_SCHEMA`` for contacts, ``ORDER_READER_SCHEMA`` for order rows). With a ``sink``
+        (``LandingZone.open_batch``) each record batch goes there as soon as it is full, so a large file is
+        never held in memory."""
         self.schema = schema
         self.record_tuple = record_tuple
         self.source = source
@@ -129,21 +157,26 @@ class RecordBuilder:
         self.id_key = id_key
         self.row_key = row_key
         time_zone(local_tz)  # an unknown zone fails before the first row, not on the first dated one
+        self.sink = sink
+        self.rows_written = 0
         self._rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
 
     def append(self, record: tuple) -> None:
         self._rows.append(record)
-        if len(self._rows) >= BATCH_ROWS:
+        if len(self._rows) >= (BATCH_ROWS if self.sink is None else STREAM_BATCH_ROWS):
             self._flush()
 
     def checkpoint(self) -> int:
         """Mark the records so far; ``rollback`` to the mark discards everything added after it."""
         self._flush()
-        return len(self._batches)
+        return self.sink.row_groups if self.sink is not None else len(self._batches)
 
     def rollback(self, mark: int) -> None:
-        del self._batches[mark:]
+        if self.sink is not None:
+            self.sink.truncate(mark)
+        else:
+            del self._batches[mark:]
         self._rows = []
 
     def _flush(self) -> None:
@@ -151,10 +184,15 @@ class RecordBuilder:
             return
         columns = dict(zip(self.record_tuple, zip(*self._rows, strict=True), strict=True))
         arrays = [pa.array(columns[f.name], type=f.type) for f in self.schema]
-        self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        if self.sink is not None:
+            self.sink.write(batch)
+        else:
+            self._batches.append(batch)
         self._rows = []
 
     def table(self) -> pa.Table:
+        """The records collected; with a sink they went there, and this is empty."""
         self._flush()
         return pa.Table.from_batches(self._batches, schema=self.schema)
 
@@ -181,12 +219,14 @@ class TableRecords:
         self.builder = builder
         self.sheet = sheet
         self.where = where
+        self.column_name = column_name
         self.keys = _unique_keys(headers, column_name)
         self.json_keys = [f"{encode_basestring(key)}: " for key in self.keys]
         named = [bool(header and header.strip()) for header in headers]
         # Columns without a header appear in raw_row only when the row has a value there.
         self.unnamed = frozenset(i for i, is_named in enumerate(named) if not is_named)
         self.extras = [i for i in range(len(headers)) if i not in mapping]
+        self.width = len(self.keys)
         field_index = {name: index for index, name in mapping.items()}
         # Missing fields point at -1: every row gets a trailing None, so a lookup needs no branch.
         (
@@ -227,33 +267,57 @@ class TableRecords:
             extra_columns=[self.keys[i] for i in self.extras if i not in self.unnamed],
         )
 
+    def _widen(self, width: int) -> None:
+        """Cells right of the header (a row longer than its header row) are kept under column names,
+        in raw_row when they hold a value and in the attributes."""
+        for index in range(self.width, width):
+            key = self.column_name(index)
+            while key in self.keys:
+                key = f"{key} ({index + 1})"
+            self.keys.append(key)
+            self.json_keys.append(f"{encode_basestring(key)}: ")
+            self.extras.append(index)
+        self.unnamed = self.unnamed | frozenset(range(self.width, width))
+        self.width = width
+
     def add(
         self,
         row_number: int,
         texts: list[str | None],
         values: Sequence[object] | None = None,
         raw_row: str | None = None,
+        cell_issues: Sequence[str] = (),
     ) -> None:
         """Add one data row: ``texts`` are the cells as text (None when empty), ``values`` the native
         cells where they carry more than text (Excel dates), ``raw_row`` replaces the JSON built from
-        the cells (a webhook payload keeps its own shape). Blank rows are skipped."""
+        the cells (a webhook payload keeps its own shape), ``cell_issues`` are problems the reader saw in
+        the cells (a formula without a saved value). Blank rows are skipped. A row shorter than the
+        header is padded; a longer one keeps its extra cells."""
         if not any(texts) or not "".join(filter(None, texts)).strip():
             return
         builder = self.builder
+        if len(texts) != self.width:
+            if len(texts) > self.width:
+                self._widen(len(texts))
+            else:
+                texts = texts + [None] * (self.width - len(texts))
+                if values is not None:
+                    values = list(values) + [None] * (self.width - len(values))
         if raw_row is None:
             raw_row = _json_object(self.json_keys, texts, skip_empty=self.unnamed)
         attributes = _json_object(self.json_keys, texts, only=self.extras) if self.extras else None
 
+        issues: list[str] = list(cell_issues)
         texts.append(None)
         raw_name = texts[self.i_name]
         if raw_name is None and self.has_split_name:
             raw_name = join_name_parts(texts[self.i_given], texts[self.i_family])
-        raw_email = texts[self.i_email]
-        raw_phone = texts[self.i_phone]
-        raw_company = texts[self.i_company]
-        raw_consent = texts[self.i_consent]
-        raw_birthday = texts[self.i_birthday]
-        issues: list[str] = []
+        raw_name = self._fit(raw_name, "name", issues)
+        raw_email = self._fit(texts[self.i_email], "email", issues)
+        raw_phone = self._fit(texts[self.i_phone], "phone", issues)
+        raw_company = self._fit(texts[self.i_company], "company", issues)
+        raw_consent = self._fit(texts[self.i_consent], "consent_email", issues)
+        raw_birthday = self._fit(texts[self.i_birthday], "birthday", issues)
 
         if raw_email is None:
             email = email_problem = None
@@ -294,7 +358,7 @@ class TableRecords:
                 else:
                     record_at = parsed
 
-        raw_id = texts[self.i_id]
+        raw_id = self._fit(texts[self.i_id], "record_id", issues)
         record_id = self._record_id(row_number, raw_id.strip(), issues) if raw_id is not None else None
         if record_id is None:
             record_id = builder.row_key(self.sheet, row_number)
@@ -336,6 +400,17 @@ class TableRecords:
                 rejection,
             )
         )
+
+    @staticmethod
+    def _fit(text: str | None, name: str, issues: list[str]) -> str | None:
+        """A mapped cell as the normalised fields read it: cut at ``MAX_FIELD_CHARS``, with an issue."""
+        if text is None or len(text) <= MAX_FIELD_CHARS:
+            return text
+        issues.append(
+            f"{name}: the cell holds {len(text):,} characters, more than the {MAX_FIELD_CHARS:,} a field "
+            "keeps; cut there (raw_row has it whole)"
+        )
+        return text[:MAX_FIELD_CHARS]
 
     def add_unparseable(self, row_number: int, reason: str, raw_row: dict[str, object]) -> None:
         """Record a row that could not be split into cells, so it is visible and counted, never lost."""
@@ -386,7 +461,10 @@ def _json_object(
     and this runs for every row twice, at half the cost of ``json.dumps``. With ``only``, empty cells
     are left out and an all-empty result is None."""
     if only is not None:
-        parts = [json_keys[i] + encode_basestring(texts[i]) for i in only if texts[i] is not None]
+        width = len(texts)
+        parts = [
+            json_keys[i] + encode_basestring(texts[i]) for i in only if i < width and texts[i] is not None
+        ]
         return "{" + ", ".join(parts) + "}" if parts else None
     if skip_empty:
         parts = [

@@ -19,9 +19,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from connectors.core.normalize import cell_text
-from connectors.core.records import FileRead, RecordBuilder, SheetReport, TableRecords, relative_posix_path
+from connectors.core.records import (
+    FileRead,
+    RecordBuilder,
+    RecordSink,
+    SheetReport,
+    TableRecords,
+    relative_posix_path,
+)
 from connectors.files.headers import CONTACT_FIELDS, SynonymTable, UnreadableFileError, map_headers
-from connectors.files.spreadsheets import CSV_SUFFIXES, detect_encoding, read_csv_table
+from connectors.files.spreadsheets import CSV_SUFFIXES, detect_encoding, read_csv_table, sniff_unreadable
 
 __all__ = [
     "JSONL_SUFFIXES",
@@ -38,6 +45,10 @@ JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 _SAMPLE_RECORDS = 200
 _JSON = json.JSONEncoder(ensure_ascii=False)
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A payload nested deeper than this is no form submission; reading it (json.loads, flattening, re-encoding)
+# would recurse once a level and end in RecursionError, so it is quarantined with its line instead.
+MAX_JSON_DEPTH = 64
+TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep: not a form submission"
 
 
 def read_form_export(
@@ -47,6 +58,7 @@ def read_form_export(
     default_region: str = "KR",
     extra_synonyms: Mapping[str, Sequence[str]] | None = None,
     local_tz: str = "Asia/Seoul",
+    sink: RecordSink | None = None,
 ) -> FileRead:
     """Read one form export into records of ``READER_SCHEMA`` (``_source`` = "forms").
 
@@ -63,9 +75,12 @@ def read_form_export(
         local_tz=local_tz,
         id_key=lambda _sheet, value: submission_key(relative, value),
         row_key=lambda _sheet, row: f"{relative}:row={row}",
+        sink=sink,
     )
     synonyms = SynonymTable.build(extra_synonyms)
     suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES:
+        sniff_unreadable(path, relative)
     if suffix in CSV_SUFFIXES:
         report, encoding = read_csv_table(path, builder, synonyms)
         return FileRead(builder.table(), [report], encoding)
@@ -101,15 +116,46 @@ def _json_payloads(text: str, relative: str) -> list[tuple[int, object, str | No
         raise UnreadableFileError(
             f"{relative}: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from error
+    except RecursionError as error:
+        raise UnreadableFileError(f"{relative}: the JSON is {TOO_DEEP}") from error
+    if _depth(document) > MAX_JSON_DEPTH + 1:
+        if not isinstance(document, list):
+            raise UnreadableFileError(f"{relative}: the JSON is {TOO_DEEP}")
+        document = [item if _depth(item) <= MAX_JSON_DEPTH else _TooDeep() for item in document]
     if isinstance(document, dict):
         wrapped = _wrapped_list(document)
         document = wrapped if wrapped is not None else [document]
     if not isinstance(document, list) or (document and not any(isinstance(item, dict) for item in document)):
         raise UnreadableFileError(f"{relative}: the JSON is not an object or an array of objects")
     return [
-        (number, item, None if isinstance(item, dict) else f"not a JSON object ({type(item).__name__})")
+        (number, {"value": "(not kept: " + TOO_DEEP + ")"}, TOO_DEEP)
+        if isinstance(item, _TooDeep)
+        else (number, item, None if isinstance(item, dict) else f"not a JSON object ({type(item).__name__})")
         for number, item in enumerate(document, start=1)
     ]
+
+
+class _TooDeep:
+    """An element of a JSON array nested too deeply to read."""
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests (a scalar is 0), without recursion: a hostile payload is 10,000 deep."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH + 1:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _wrapped_list(document: dict) -> list | None:
@@ -137,6 +183,12 @@ def _jsonl_payloads(lines: Iterable[str]) -> Iterator[tuple[int, object, str | N
                 {"line": line.rstrip("\r\n")},
                 f"not valid JSON ({error.msg} at column {error.colno})",
             )
+            continue
+        except RecursionError:
+            yield number, {"line": line.rstrip("\r\n")}, TOO_DEEP
+            continue
+        if _depth(payload) > MAX_JSON_DEPTH:
+            yield number, {"line": line.rstrip("\r\n")}, TOO_DEEP
             continue
         if not isinstance(payload, dict):
             yield number, {"line": line.rstrip("\r\n")}, f"not a JSON object ({type(payload).__name__})"

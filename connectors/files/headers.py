@@ -36,6 +36,7 @@ __all__ = [
     "SheetReport",
     "SynonymTable",
     "UnreadableFileError",
+    "combine_header_rows",
     "find_header_row",
     "find_order_header_row",
     "map_headers",
@@ -613,3 +614,55 @@ def find_order_header_row(
         ):
             best_index, best_score = index, len(fields)
     return best_index
+
+
+_DATA_LIKE = re.compile(r"@|^\+?[0-9][0-9 ().-]{6,}$")
+
+
+def combine_header_rows(
+    rows: Sequence[Sequence[str | None]],
+    index: int,
+    synonyms: SynonymTable | Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[str | None], int, int]:
+    """The header of a table whose header row is ``rows[index]``, read over two rows when it spans two:
+    ``(header cells, index of its first row, index of the first data row)``.
+
+    A merged group header ("연락처" over the two columns 이메일 and 전화, "고객정보" over 이름 and 회사)
+    puts the sub-headers in the row below the group labels; a column without a sub-header (이름, merged
+    down over both rows) has its label in the upper row. The two rows are read as one, each column by its
+    sub-header when it has one, when the row taken as sub-headers holds header names and no data (no
+    email, no phone number) and the combined header names more fields than the one row alone.
+    """
+    table = synonyms if isinstance(synonyms, SynonymTable) else _table(synonyms)
+    found = list(rows[index])
+    best: tuple[list[str | None], int, int] = (found, index, index + 1)
+    best_score = _fields_named(found, table)
+    for top, sub, first in ((index, index + 1, index), (index - 1, index, index - 1)):
+        if top < 0 or sub >= len(rows):
+            continue
+        combined = _overlay(rows[top], rows[sub], table)
+        if combined is not None and (score := _fields_named(combined, table)) > best_score:
+            best, best_score = (combined, first, sub + 1), score
+    return best
+
+
+def _fields_named(cells: Sequence[str | None], table: SynonymTable) -> int:
+    return len(set(map_headers(cells, table).values()))
+
+
+def _overlay(
+    top: Sequence[str | None], sub: Sequence[str | None], table: SynonymTable
+) -> list[str | None] | None:
+    filled = [cell.strip() for cell in sub if cell is not None and cell.strip()]
+    if not filled or any(_DATA_LIKE.search(cell) for cell in filled):
+        return None
+    named = sum(1 for cell in filled if table.match(cell) is not None)
+    if named < min(2, len(filled)):
+        return None
+    width = max(len(top), len(sub))
+    cells: list[str | None] = []
+    for i in range(width):
+        lower = sub[i] if i < len(sub) and sub[i] is not None and sub[i].strip() else None
+        upper = top[i] if i < len(top) else None
+        cells.append(lower if lower is not None else upper)
+    return cells

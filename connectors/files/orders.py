@@ -80,6 +80,7 @@ class OrderRecords:
         self.sheet = sheet
         self.where = where
         self.default_currency = default_currency
+        self.column_name = column_name
         self.keys = _unique_keys(headers, column_name)
         self.json_keys = [f"{encode_basestring(key)}: " for key in self.keys]
         named = [bool(header and header.strip()) for header in headers]
@@ -101,12 +102,23 @@ class OrderRecords:
         row_number: int,
         texts: list[str | None],
         values: Sequence[object] | None = None,
+        cell_issues: Sequence[str] = (),
     ) -> None:
-        """Add one data row (``texts`` as in ``TableRecords.add``; ``values`` the native cells, whose
-        dates and numbers are read as such). Blank rows are skipped."""
+        """Add one data row (``texts`` and ``cell_issues`` as in ``TableRecords.add``; ``values`` the native
+        cells, whose dates and numbers are read as such). Blank rows are skipped."""
         if not any(texts) or not "".join(filter(None, texts)).strip():
             return
         builder = self.builder
+        for index in range(len(self.keys), len(texts)):  # cells right of the header are kept too
+            key = self.column_name(index)
+            while key in self.keys:
+                key = f"{key} ({index + 1})"
+            self.keys.append(key)
+            self.json_keys.append(f"{encode_basestring(key)}: ")
+            self.extras.append(index)
+            self.unnamed = self.unnamed | {index}
+        if len(texts) < len(self.keys):
+            texts = texts + [None] * (len(self.keys) - len(texts))
         raw_row = _json_object(self.json_keys, texts, skip_empty=self.unnamed)
         attributes = _json_object(self.json_keys, texts, only=self.extras) if self.extras else None
         texts.append(None)
@@ -125,7 +137,7 @@ class OrderRecords:
             return texts[index]
 
         problems: list[str] = []
-        issues: list[str] = []
+        issues: list[str] = list(cell_issues)
 
         ordered_at = None
         raw_ordered_at = text("order_at")

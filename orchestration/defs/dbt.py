@@ -185,6 +185,8 @@ def dbt_vars(settings: DriplineSettings, segments: list[Segment]) -> dict[str, A
         "identity_min_merges_to_check": settings.identity_min_merges_to_check,
         "local_timezone": settings.local_timezone,
         "campaign_attribution_days": campaign_attribution_days(settings),
+        # Read by dbt's profile; beyond it DuckDB spills to warehouse.duckdb.tmp/ in the home.
+        "duckdb_memory_limit": settings.effective_duckdb_memory_limit,
     }
     if settings.as_of is not None:
         build_vars["as_of"] = resolve_as_of(settings.as_of, settings.local_timezone).isoformat()

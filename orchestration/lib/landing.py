@@ -12,10 +12,12 @@ from connectors.apis.shopify import ENTITIES as SHOPIFY_ENTITIES
 from connectors.apis.shopify import landing_zone as shopify_zone
 from connectors.apis.typeform import responses_zone, walks_zone
 from connectors.core.landing import LandingZone
+from connectors.files.inbox import quarantine_zone
 from connectors.files.orders import orders_zone
 from connectors.webhooks.pickup import events_zone, replies_zone
 from orchestration.lib.identity import customer_id_map_zone
 from orchestration.lib.outreach import suppressions_zone
+from orchestration.lib.retired_batches import ensure_retired_batches_file
 from orchestration.lib.send_ledger import ledger_zones
 
 
@@ -35,10 +37,13 @@ def all_landing_zones(landing_dir: Path) -> list[LandingZone]:
         *(sendgrid_zone(landing_dir, entity) for entity in SENDGRID_SUPPRESSION_LISTS),
         events_zone(landing_dir),
         replies_zone(landing_dir),
+        quarantine_zone(landing_dir),
     ]
 
 
 def prepare_landing(landing_dir: Path) -> None:
-    """Give every zone its directory and zero-row schema file: a source that never landed reads as empty."""
+    """Give every zone its directory and zero-row schema file: a source that never landed reads as empty; and
+    the retired batches file beside landing, which every input source reads."""
     for zone in all_landing_zones(landing_dir):
         zone.prepare()
+    ensure_retired_batches_file(landing_dir.parent)

@@ -5,6 +5,7 @@ Read at run time, never at import time, so tests and the CLI can point ``DRIPLIN
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,6 +16,36 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.files.headers import FIELDS
 from orchestration.lib.paths import DEFAULT_HOME, REPO_ROOT
+
+# The share of the machine's memory DuckDB may use by default while dbt builds: DuckDB's own default is 80%,
+# which leaves too little for Dagster and the ingest workers running beside it; a fixed 1 GB failed a
+# million-row workbook's build ("failed to pin block") on a machine with memory to spare (issue #21).
+DUCKDB_MEMORY_SHARE = 0.5
+DUCKDB_MEMORY_FLOOR_MIB = 1024
+
+
+def machine_memory_mib() -> int | None:
+    """Physical memory, or the container's memory limit when that is lower (cgroup v2, then v1), in MiB."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    limits = [physical]
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    return min(limits) // (1 << 20)
+
+
+def default_duckdb_memory_limit() -> str:
+    total = machine_memory_mib()
+    if total is None:
+        return f"{DUCKDB_MEMORY_FLOOR_MIB}MiB"
+    return f"{max(DUCKDB_MEMORY_FLOOR_MIB, int(total * DUCKDB_MEMORY_SHARE))}MiB"
 
 
 class DriplineSettings(BaseSettings):
@@ -41,6 +72,12 @@ class DriplineSettings(BaseSettings):
         description='Extra header names per field, as JSON: {"phone": ["HP", "핸드폰번호"]}.',
     )
     ingest_workers: int = Field(default=2, ge=1, description="Files read in parallel during ingestion.")
+    duckdb_memory_limit: str | None = Field(
+        default=None,
+        description="Memory DuckDB may use while dbt builds the warehouse before it spills to disk, "
+        f"e.g. 4GB; by default {DUCKDB_MEMORY_SHARE:.0%} of the machine's memory (or of a container's "
+        "limit).",
+    )
     default_currency: str = Field(
         default="KRW",
         description="ISO 4217 currency of order-sheet amounts written with no currency cell or symbol.",
@@ -258,6 +295,11 @@ class DriplineSettings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def effective_duckdb_memory_limit(self) -> str:
+        """DRIPLINE_DUCKDB_MEMORY_LIMIT, else a share of the machine's memory."""
+        return self.duckdb_memory_limit or default_duckdb_memory_limit()
 
     @property
     def outreach_dir(self) -> Path:

@@ -122,3 +122,84 @@ def test_suppress_lands_an_operator_suppression_every_send_decision_reads(tmp_pa
         "ticket 42",
         "operator",
     )
+
+
+def test_the_summary_names_quarantined_and_skipped_inbox_files_once():
+    bad = "export.xls: not a spreadsheet: the file is an HTML page saved with an .xls name — export it again"
+    ingest = {
+        "spreadsheets/contacts": {
+            "files_landed": 1,
+            "files_quarantined": [bad],
+            "files_skipped": ["~$고객.xlsx: an Office lock file (the document is open in Excel or Word)"],
+        },
+        "spreadsheets/orders": {"files_landed": 1, "files_quarantined": [bad], "files_skipped": []},
+        "forms/submissions": {"files_landed": 0, "files_quarantined": ["hook.jsonl: the file is empty"]},
+    }
+    quarantined, skipped = cli.inbox_problems(ingest)
+    assert quarantined == ["forms/hook.jsonl: the file is empty", f"spreadsheets/{bad}"]
+    assert skipped == [
+        "spreadsheets/~$고객.xlsx: an Office lock file (the document is open in Excel or Word)"
+    ]
+    summary = {
+        "customers": 1,
+        "consented": 0,
+        "merged_customers": 0,
+        "records": 1,
+        "quarantined": 0,
+        "quarantine_reasons": [],
+        "top_merges": [],
+    }
+    lines = cli.format_summary(ingest, summary).splitlines()
+    start = lines.index("files not read, quarantined (fix or remove them; see the quarantined_files table):")
+    assert lines[start + 1 : start + 3] == [f"  {item}" for item in quarantined]
+    assert lines[start + 3 : start + 5] == ["files skipped (not data):", f"  {skipped[0]}"]
+
+
+def test_retire_batch_records_who_when_and_why_beside_landing_and_deletes_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRIPLINE_HOME", str(home))
+    batch = home / "landing" / "spreadsheets" / "contacts" / "abc123.parquet"
+    batch.parent.mkdir(parents=True)
+    batch.write_bytes(b"PAR1")
+    assert cli.main(["retire-batch", "abc123"]) == cli.EXIT_FAILED
+    assert "say why (--reason)" in capsys.readouterr().err
+    assert (
+        cli.main(["retire-batch", "abc123", "--reason", "ticket 7: breaks the build", "--by", "on-call"]) == 0
+    )
+    assert "Retired spreadsheets/contacts batch abc123" in capsys.readouterr().out
+    assert batch.exists()
+    lines = (home / "retired_batches.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "load_id,source,entity,retired_at,retired_by,reason"
+    load_id, source, entity, retired_at, by, reason = lines[1].split(",")
+    assert (load_id, source, entity, by, reason) == (
+        "abc123",
+        "spreadsheets",
+        "contacts",
+        "on-call",
+        "ticket 7: breaks the build",
+    )
+    assert retired_at.startswith("20")
+    assert cli.main(["retire-batch", "abc123", "--reason", "again"]) == cli.EXIT_FAILED
+    assert "already retired" in capsys.readouterr().err
+    assert cli.main(["retire-batch", "--list"]) == 0
+    assert "abc123  spreadsheets/contacts" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("load_id", "message"),
+    [
+        ("nope", "no landed batch 'nope'"),
+        ("map1", "only input batches can be retired"),
+        ("../x", "not a batch id"),
+    ],
+)
+def test_retire_batch_refuses_what_it_cannot_retire(tmp_path, monkeypatch, capsys, load_id, message):
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRIPLINE_HOME", str(home))
+    (home / "landing" / "identity" / "customer_ids").mkdir(parents=True)
+    (home / "landing" / "identity" / "customer_ids" / "map1.parquet").write_bytes(b"PAR1")
+    assert cli.main(["retire-batch", load_id, "--reason", "test"]) == cli.EXIT_FAILED
+    assert message in capsys.readouterr().err
+    assert not (home / "retired_batches.csv").exists()

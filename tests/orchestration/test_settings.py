@@ -85,3 +85,17 @@ def test_receiver_settings_have_safe_defaults_and_keep_the_inbound_secret_secret
     assert "parse-password" not in repr(settings) and "parse-password" not in str(settings.model_dump())
     assert settings.sendgrid_webhook_public_key.startswith("MFkw")
     assert settings.receiver_port == 9000
+
+
+def test_the_duckdb_memory_limit_follows_the_machine_unless_set(monkeypatch, tmp_path):
+    from orchestration.lib.settings import DUCKDB_MEMORY_FLOOR_MIB, machine_memory_mib
+
+    monkeypatch.setenv("DRIPLINE_HOME", str(tmp_path / "h"))
+    monkeypatch.delenv("DRIPLINE_DUCKDB_MEMORY_LIMIT", raising=False)
+    settings = DriplineSettings()
+    total = machine_memory_mib()
+    assert total is not None and total > 0
+    assert settings.effective_duckdb_memory_limit == f"{max(DUCKDB_MEMORY_FLOOR_MIB, total // 2)}MiB"
+    monkeypatch.setenv("DRIPLINE_DUCKDB_MEMORY_LIMIT", "3GB")
+    settings = DriplineSettings()
+    assert settings.effective_duckdb_memory_limit == "3GB"

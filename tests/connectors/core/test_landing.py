@@ -8,6 +8,7 @@ import pytest
 
 from connectors.core.landing import (
     CONTACT_RECORD_SCHEMA,
+    READER_SCHEMA,
     SCHEMA_FILE,
     STALE_TEMP_SECONDS,
     TEMP_PREFIX,
@@ -110,3 +111,37 @@ def test_prepare_leaves_a_current_schema_file_alone(zone):
     before = schema_file.stat().st_ino  # a rewrite renames a new file into place
     zone.prepare()
     assert schema_file.stat().st_ino == before
+
+
+def _batch(rows: range) -> pa.Table:
+    return pa.Table.from_pylist([_row(n) for n in rows], schema=READER_SCHEMA)
+
+
+def test_a_streamed_batch_is_invisible_until_committed_and_stamped_like_a_whole_one(zone):
+    loaded_at = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    writer = zone.open_batch("streamed", loaded_at=loaded_at)
+    writer.write(_batch(range(3)))
+    writer.write(_batch(range(3, 5)))
+    assert zone.batch_ids() == []  # dbt's *.parquet glob sees nothing yet
+    assert writer.commit() == 5
+    table = pq.read_table(zone.batch_path("streamed"))
+    assert table.schema.equals(CONTACT_RECORD_SCHEMA, check_metadata=False)
+    assert set(table.column("_load_id").to_pylist()) == {"streamed"}
+    assert set(table.column("_loaded_at").to_pylist()) == {loaded_at}
+    assert table.column("_source_row").to_pylist() == [0, 1, 2, 3, 4]
+
+
+def test_truncating_a_streamed_batch_keeps_its_first_row_groups_and_abort_leaves_nothing(zone):
+    writer = zone.open_batch("partial")
+    for start in (0, 10, 20):
+        writer.write(_batch(range(start, start + 2)))
+    writer.truncate(1)  # the sheet read after the first group failed part-way
+    writer.write(_batch(range(30, 31)))
+    assert writer.commit() == 3
+    assert pq.read_table(zone.batch_path("partial")).column("_source_row").to_pylist() == [0, 1, 30]
+
+    aborted = zone.open_batch("aborted")
+    aborted.write(_batch(range(2)))
+    aborted.abort()
+    assert zone.batch_ids() == ["partial"]
+    assert not [p for p in zone.directory.iterdir() if p.name.startswith(TEMP_PREFIX)]

@@ -1,10 +1,12 @@
+import hashlib
+import os
 from functools import partial
 
 import pyarrow.parquet as pq
 import pytest
 
 from connectors.core.landing import LandingZone
-from connectors.files.inbox import inbox_files, ingest_inbox
+from connectors.files.inbox import ingest_inbox, quarantine_zone, scan_inbox
 from connectors.files.spreadsheets import read_spreadsheet
 
 HEADER = "고객번호,이름,휴대폰,이메일\n"
@@ -98,12 +100,23 @@ def test_an_unreadable_file_is_reported_by_name_and_the_others_still_land(inbox,
     assert not zone.has_batch(failed.batch_id)
 
 
-def test_hidden_files_and_office_lock_files_are_not_inbox_files(inbox):
-    (inbox / "~$a.xlsx").write_bytes(b"lock")
-    (inbox / ".hidden.csv").write_text("x")
+def test_system_and_lock_files_are_skipped_and_named_and_other_dot_names_are_read(inbox):
+    # Regression: every name starting with a dot was skipped without a word, "..한글 (1).csv" too.
+    for name in ("~$a.xlsx", ".DS_Store", "._a.csv", "Thumbs.db", "desktop.ini", ".~lock.a.xlsx#"):
+        (inbox / name).write_bytes(b"x")
+    (inbox / "..한글 (1).csv").write_text(HEADER + "3,최수진,010-4567-8901,\n", encoding="utf-8")
     (inbox / "notes.txt").write_text("x")
-    names = [p.relative_to(inbox).as_posix() for p in inbox_files(inbox, (".csv", ".xlsx"))]
-    assert names == ["a.csv", "team/b.csv"]
+    scan = scan_inbox(inbox, (".csv", ".xlsx"))
+    assert [p.relative_to(inbox).as_posix() for p in scan.files] == ["..한글 (1).csv", "a.csv", "team/b.csv"]
+    assert {s.file: s.reason for s in scan.skipped} == {
+        ".DS_Store": "a macOS folder settings file",
+        "._a.csv": "a macOS resource fork (the data is in the file of the same name without ._)",
+        ".~lock.a.xlsx#": "a LibreOffice lock file (the document is open)",
+        "Thumbs.db": "a Windows thumbnail cache",
+        "desktop.ini": "a Windows folder settings file",
+        "notes.txt": "not a file this inbox reads (.csv, .xlsx)",
+        "~$a.xlsx": "an Office lock file (the document is open in Excel or Word)",
+    }
 
 
 def test_a_file_read_with_other_options_lands_again_as_a_new_version(tmp_path, zone):
@@ -124,3 +137,85 @@ def test_a_file_read_with_other_options_lands_again_as_a_new_version(tmp_path, z
     assert second.rows_rejected == 0
     assert len(zone.batch_ids()) == 2
     assert zone.row_count() == 2
+
+
+def _quarantined(landing_dir):
+    zone = quarantine_zone(landing_dir)
+    return pq.read_table(zone.directory, schema=zone.schema).sort_by("file").to_pylist()
+
+
+def test_symlinks_to_a_contact_list_elsewhere_and_to_etc_passwd_are_refused_and_never_read(
+    tmp_path, inbox, zone
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "other.csv").write_text(HEADER + "9,남궁민,010-9876-5432,nam@x.kr\n", encoding="utf-8")
+    (inbox / "linked.csv").symlink_to(elsewhere / "other.csv")
+    (inbox / "passwd.csv").symlink_to("/etc/passwd")
+    (inbox / "linked folder").symlink_to(elsewhere, target_is_directory=True)
+    os.mkfifo(inbox / "pipe.csv")  # reading it would block the run forever
+
+    report = ingest_inbox(
+        inbox,
+        zone,
+        partial(read_spreadsheet, inbox_dir=inbox),
+        (".csv",),
+        quarantine=quarantine_zone(tmp_path / "landing"),
+    )
+    assert {f.file: f.status for f in report.files} == {
+        "a.csv": "landed",
+        "team/b.csv": "landed",
+        "linked folder/": "refused",
+        "linked.csv": "refused",
+        "passwd.csv": "refused",
+        "pipe.csv": "refused",
+    }
+    assert "a symbolic link: refused and never read" in next(f.error for f in report.refused)
+    assert "nam@x.kr" not in str(_landed(zone).column("raw_row").to_pylist())
+    records = _quarantined(tmp_path / "landing")
+    assert [(r["file"], r["status"], r["sha256"]) for r in records] == [
+        ("linked folder/", "refused", None),
+        ("linked.csv", "refused", None),
+        ("passwd.csv", "refused", None),
+        ("pipe.csv", "refused", None),
+    ]
+    assert records[0]["reason"].startswith("a symbolic link: refused")
+    assert records[3]["reason"] == "not a regular file (a pipe, socket or device): refused"
+
+
+def test_an_unreadable_file_is_quarantined_once_with_size_hash_and_reason(tmp_path, inbox, zone):
+    content = b"<!DOCTYPE html><html><body><table><tr><td>x</td></tr></table></body></html>"
+    (inbox / "export.xls").write_bytes(content)
+    (inbox / "empty.csv").write_bytes(b"")
+    read = partial(read_spreadsheet, inbox_dir=inbox)
+    landing = tmp_path / "landing"
+    for _ in range(2):
+        report = ingest_inbox(inbox, zone, read, (".csv", ".xls"), quarantine=quarantine_zone(landing))
+        assert [f.file for f in report.quarantined] == ["empty.csv", "export.xls"]
+        assert len(report.landed) + len(report.already_landed) == 2
+    records = _quarantined(landing)
+    assert [(r["file"], r["size_bytes"], r["sha256"], r["status"], r["reason"]) for r in records] == [
+        ("empty.csv", 0, hashlib.sha256(b"").hexdigest(), "unreadable", "the file is empty"),
+        (
+            "export.xls",
+            len(content),
+            hashlib.sha256(content).hexdigest(),
+            "unreadable",
+            "not a spreadsheet: the file is an HTML page saved with an .xls name — "
+            "export it again as .xlsx or .csv",
+        ),
+    ]
+    assert {r["inbox"] for r in records} == {"spreadsheets"}
+
+
+def test_a_reader_that_crashes_on_a_file_quarantines_that_file_only(tmp_path, inbox, zone):
+    def read(path, sink=None):
+        if path.name == "a.csv":
+            raise RecursionError("maximum recursion depth exceeded")
+        return read_spreadsheet(path, inbox_dir=inbox, sink=sink)
+
+    report = ingest_inbox(inbox, zone, read, (".csv",), quarantine=quarantine_zone(tmp_path / "landing"))
+    [failed] = report.failed
+    assert failed.error == "a.csv: could not be read (RecursionError: maximum recursion depth exceeded)"
+    assert [f.file for f in report.landed] == ["team/b.csv"]
+    assert not [p for p in zone.directory.iterdir() if p.name.startswith(".tmp-")]

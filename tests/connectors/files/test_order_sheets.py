@@ -330,8 +330,8 @@ def test_orders_land_once_per_file_in_their_own_zone(tmp_path, inbox, write_xlsx
     write_csv(inbox / "leads.csv", [CONTACT_HEADER, ["김민수", "010-2345-6789", "a@x.kr", ""]])
     zone = orders_zone(tmp_path / "landing")
 
-    def read(path):
-        return read_order_spreadsheet(path, inbox_dir=inbox)
+    def read(path, sink=None):
+        return read_order_spreadsheet(path, inbox_dir=inbox, sink=sink)
 
     first = ingest_inbox(inbox, zone, read, SPREADSHEET_SUFFIXES)
     assert (len(first.landed), first.rows_read, first.rows_rejected) == (2, 5, 1)

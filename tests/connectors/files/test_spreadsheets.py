@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from connectors.core.landing import READER_SCHEMA, LandingZone
+from connectors.core.records import MAX_FIELD_CHARS
 from connectors.files import forms, headers, spreadsheets
 from connectors.files.spreadsheets import UnreadableFileError, read_spreadsheet
 
@@ -52,7 +53,9 @@ def test_csv_in_another_encoding_falls_back_to_charset_detection(inbox, write_cs
 def test_undecodable_csv_is_unreadable(inbox):
     path = inbox / "leads.csv"
     path.write_bytes(bytes(range(256)) * 10)
-    with pytest.raises(UnreadableFileError, match=r"leads\.csv: cannot decode"):
+    with pytest.raises(
+        UnreadableFileError, match=r"leads\.csv: not a text table: the file holds binary data"
+    ):
         read_spreadsheet(path, inbox_dir=inbox)
 
 
@@ -159,13 +162,30 @@ def test_quoted_line_breaks_stay_in_the_cell_and_rows_keep_their_first_line_numb
     assert json.loads(records[0]["attributes"]) == {"메모": "첫 줄\n둘째 줄"}
 
 
-def test_row_the_csv_parser_cannot_read_is_rejected_and_reading_goes_on(inbox, write_csv):
-    rows = [HEADER, ["1", "김민수", "kim@x.com", "", "", "x" * 200_000], ROWS[1]]
+def test_a_cell_longer_than_the_csv_modules_default_limit_keeps_its_row(inbox, write_csv):
+    # Regression: csv.field_size_limit() is 131,072 by default; a longer note made the whole row unparseable
+    # and landed it with raw_row {"cells": []}, its valid email gone.
+    rows = [HEADER, ["1", "김민수", "kim@x.com", "", "", "x" * 131_073], ROWS[1]]
     records = _records(read_spreadsheet(write_csv(inbox / "leads.csv", rows), inbox_dir=inbox))
-    assert records[0]["rejection_reason"].startswith(
-        "leads.csv row 2: not readable as CSV (field larger than"
-    )
+    assert records[0]["rejection_reason"] is None
+    assert records[0]["email"] == "kim@x.com"
+    assert json.loads(records[0]["raw_row"])["메모"] == "x" * 131_073
     assert records[1]["email"] == "lee@daum.net"
+
+
+def test_an_oversize_mapped_cell_is_cut_in_its_field_with_an_issue_and_kept_whole_in_raw_row(
+    inbox, write_csv
+):
+    long_name = "김" * 131_073
+    rows = [HEADER, ["1", long_name, "kim@x.com", "", "", ""]]
+    record = _records(read_spreadsheet(write_csv(inbox / "leads.csv", rows), inbox_dir=inbox))[0]
+    assert len(record["raw_name"]) == MAX_FIELD_CHARS
+    assert record["field_issues"] == (
+        "name: the cell holds 131,073 characters, more than the 32,767 a field keeps; cut there "
+        "(raw_row has it whole)"
+    )
+    assert json.loads(record["raw_row"])["이름"] == long_name
+    assert record["email"] == "kim@x.com"
 
 
 def test_duplicate_header_text_gets_a_unique_key_and_the_first_column_wins(inbox, write_csv):
@@ -460,12 +480,21 @@ def test_xlsx_with_no_usable_sheet_is_unreadable(inbox, write_xlsx):
         read_spreadsheet(path, inbox_dir=inbox)
 
 
-@pytest.mark.parametrize("content", [b"PK\x03\x04garbage", b"not a workbook at all", b""])
-def test_corrupt_xlsx_is_unreadable(inbox, content):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PK\x03\x04garbage", "the workbook is damaged (unexpected end of zip)"),
+        (b"not a workbook at all", "not a spreadsheet: the content is not an Excel workbook"),
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf  \r\n", "the file is empty"),
+    ],
+)
+def test_corrupt_xlsx_is_unreadable_in_plain_words(inbox, content, message):
     path = inbox / "broken.xlsx"
     path.write_bytes(content)
-    with pytest.raises(UnreadableFileError, match=r"broken\.xlsx: not a readable Excel workbook"):
+    with pytest.raises(UnreadableFileError) as raised:
         read_spreadsheet(path, inbox_dir=inbox)
+    assert str(raised.value).startswith(f"broken.xlsx: {message}")
 
 
 def test_xlsx_columns_without_a_header_are_kept_in_raw_row_when_filled(inbox, write_xlsx):

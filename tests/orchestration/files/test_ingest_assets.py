@@ -1,6 +1,5 @@
 import dagster as dg
 import pyarrow.parquet as pq
-import pytest
 
 from orchestration.defs.files.ingest import form_submissions, spreadsheet_contacts
 
@@ -46,12 +45,31 @@ def test_running_ingestion_again_lands_nothing_twice(home):
     assert _landed_rows(home, "spreadsheets", "contacts") == 2
 
 
-def test_an_unreadable_file_fails_the_asset_by_name_after_the_others_land(home):
+def test_an_unreadable_file_is_quarantined_the_asset_succeeds_and_its_check_warns(home):
+    # Regression: one unreadable file failed the asset, so dbt was skipped and the warehouse stayed stale.
     (home / "inbox" / "spreadsheets" / "good.csv").write_text(CSV, encoding="utf-8")
     (home / "inbox" / "spreadsheets" / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
-    with pytest.raises(dg.Failure, match=r"broken\.xlsx"):
-        dg.materialize([spreadsheet_contacts])
+    (home / "inbox" / "spreadsheets" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    result = dg.materialize([spreadsheet_contacts])
+    assert result.success
     assert _landed_rows(home, "spreadsheets", "contacts") == 2
+    meta = _metadata(result, "spreadsheets__contacts")
+    assert meta["files_quarantined"] == ["broken.xlsx: the workbook is damaged (unexpected end of zip)"]
+    assert meta["files_skipped"] == [".DS_Store: a macOS folder settings file"]
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "inbox_files_readable"
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert "broken.xlsx: the workbook is damaged (unexpected end of zip)" in check.description
+    assert not any(spec.blocking for spec in spreadsheet_contacts.check_specs)
+    [record] = pq.read_table(home / "landing" / "quarantine" / "files").to_pylist()
+    assert (record["file"], record["status"], record["size_bytes"]) == ("broken.xlsx", "unreadable", 27)
+
+
+def test_every_file_read_passes_the_readable_check(home):
+    (home / "inbox" / "forms" / "hooks.jsonl").write_text(JSONL, encoding="utf-8")
+    [check] = dg.materialize([form_submissions]).get_asset_check_evaluations()
+    assert check.passed
 
 
 def test_form_ingestion_lands_a_broken_json_line_for_quarantine(home):
@@ -60,3 +78,19 @@ def test_form_ingestion_lands_a_broken_json_line_for_quarantine(home):
     meta = _metadata(result, "forms__submissions")
     assert (meta["rows_read"], meta["rows_quarantined"]) == (2, 1)
     assert _landed_rows(home, "forms", "submissions") == 2
+
+
+def test_a_form_line_nested_ten_thousand_deep_never_crashes_the_asset(home):
+    # Regression: RecursionError failed forms__submissions with no file name, and the valid line never landed.
+    deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    (home / "inbox" / "forms" / "hooks.jsonl").write_text(
+        '{"submission_id": "s1", "email": "jane.doe@hanbitfood.co.kr"}\n' + deep + "\n", encoding="utf-8"
+    )
+    result = dg.materialize([form_submissions])
+    meta = _metadata(result, "forms__submissions")
+    assert (meta["rows_read"], meta["rows_quarantined"], meta["files_quarantined"]) == (2, 1, [])
+    rows = pq.read_table(home / "landing" / "forms" / "submissions").to_pylist()
+    assert [r["email"] for r in sorted(rows, key=lambda r: r["_source_row"])] == [
+        "jane.doe@hanbitfood.co.kr",
+        None,
+    ]
