@@ -393,8 +393,14 @@ _EVENT_SUPPRESSIONS = {"unsubscribe": "global_unsubscribe", "spamreport": "spam_
 
 
 def _parquet_files(landing_dir: Path, source: str, entity: str) -> list[str]:
+    """The zone's batches, less those an operator retired (``dripline retire-batch``), as dbt reads them."""
+    from orchestration.lib.retired_batches import retired_batches
+
     directory = landing_dir / source / entity
-    return sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    retired = {batch.load_id for batch in retired_batches(landing_dir.parent)}
+    return sorted(str(p) for p in directory.glob("*.parquet") if p.stem not in retired)
 
 
 def _add_event_suppressions(connection: duckdb.DuckDBPyConnection, landing_dir: Path, now: datetime) -> None:

@@ -22,6 +22,9 @@ COLUMNS = ("load_id", "source", "entity", "retired_at", "retired_by", "reason")
 # Zones whose staging honours retired batches: the inputs. The identity map, the send ledger and the
 # quarantine record what the pipeline itself did: retiring one would rename customers or re-send mail.
 RETIRABLE_SOURCES = ("spreadsheets", "forms", "pipedrive", "hubspot", "shopify", "typeform")
+# And of SendGrid's zones, what it told us about our mail (events, replies): never a suppression list, whose
+# retiring would mail people who asked not to be mailed.
+RETIRABLE_ZONES = (("sendgrid", "events"), ("sendgrid", "replies"))
 
 
 class RetireError(Exception):
@@ -70,10 +73,10 @@ def find_batch(landing_dir: Path, load_id: str) -> tuple[str, str]:
     if not found:
         raise RetireError(f"no landed batch {load_id!r} under {landing_dir}")
     source, entity = found[0].parent.parent.name, found[0].parent.name
-    if source not in RETIRABLE_SOURCES:
+    if source not in RETIRABLE_SOURCES and (source, entity) not in RETIRABLE_ZONES:
         raise RetireError(
             f"batch {load_id!r} is in landing/{source}/{entity}, which records what the pipeline did "
-            "(ids, sends, quarantine); only input batches can be retired"
+            "(ids, sends, quarantine, suppressions); only input batches can be retired"
         )
     return source, entity
 
