@@ -462,7 +462,15 @@ def main() -> int:
         flush=True,
     )
     dbt = [str(Path(sys.executable).with_name("dbt")), "--no-use-colors"]
+    # DuckDB's memory limit as the pipeline passes it to dbt (DriplineSettings.effective_duckdb_memory_limit:
+    # DRIPLINE_DUCKDB_MEMORY_LIMIT, else a share of the machine's memory).
+    from orchestration.lib.settings import DriplineSettings
+
+    memory_limit = DriplineSettings().effective_duckdb_memory_limit
+    print(f"DuckDB memory limit {memory_limit} (as the pipeline sets it)", flush=True)
     dbt_args = [
+        "--vars",
+        json.dumps({"duckdb_memory_limit": memory_limit}),
         "--project-dir",
         str(DBT_DIR),
         "--profiles-dir",
