@@ -190,8 +190,16 @@ class SendLedger:
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         # WAL is a property of the file, set once. Setting it takes a lock without waiting for one, so a
         # second process opening the ledger while the first writes would fail: only a new file is switched.
-        if connection.execute("pragma journal_mode").fetchall()[0][0] != "wal":
-            connection.execute("pragma journal_mode = wal")
+        # Two processes opening a new file at once both see it unswitched; the one that loses the race is told
+        # "database is locked" at once, so it retries until the other has switched it (or 60 s have passed).
+        deadline = time.monotonic() + 60
+        while connection.execute("pragma journal_mode").fetchall()[0][0] != "wal":
+            try:
+                connection.execute("pragma journal_mode = wal")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         # FULL: a commit is on disk before it returns, so an intent is durable before the API call.
         connection.execute("pragma synchronous = full")
         return connection
