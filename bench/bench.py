@@ -36,8 +36,10 @@ OUT = REPO_ROOT / "bench" / "out"
 DBT_DIR = REPO_ROOT / "dbt_project"
 
 
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB and its output."""
+def _run_child_with_cpu(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run a command; return wall seconds, its peak RSS in MiB, its CPU seconds and its output (on a shared
+    machine the wall time says as much about the neighbours as about the command). Every bench script's
+    child runner."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -48,7 +50,13 @@ def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, s
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, output
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output
+
+
+def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; return wall seconds, its peak RSS in MiB and its output."""
+    wall, peak, _, output = _run_child_with_cpu(command, env)
+    return wall, peak, output
 
 
 def ingest_stage(home: Path, source: str, workers: int) -> dict:

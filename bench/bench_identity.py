@@ -26,11 +26,11 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench import _run_child  # bench/bench.py: every bench script's child runner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -44,21 +44,6 @@ SPLINK_THRESHOLD = 0.9
 API_PAGE = 5_000
 SHEET_FILES = 20
 LOADED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB and its output."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, output
 
 
 # Landing ------------------------------------------------------------------------------------------------

@@ -20,11 +20,11 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from bench import _run_child  # bench/bench.py: every bench script's child runner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "bench" / "out"
@@ -42,21 +42,6 @@ HEADERS = [
     *(f"메모{n}" for n in range(1, 23)),
 ]
 PEAK_TARGET_MIB = 1536
-
-
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB and its output."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, output
 
 
 # Bump when the generated content changes, so a cached workbook of the old kind is not reused.

@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import _run_child  # bench/bench.py: every bench script's child runner
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "bench" / "out"
 TOKEN = "bench-pipedrive-token"
@@ -342,21 +344,6 @@ def sync_stage(entity: str) -> dict[str, Any]:
     metadata["retry_wait_seconds"] = report.stats.retry_wait_seconds
     metadata["rate_limit_wait_seconds"] = report.stats.rate_limit_wait_seconds
     return {"seconds": seconds, "batches": len(report.batches), "landed_bytes": landed, **metadata}
-
-
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB and its output (as bench.py does)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, output
 
 
 def run_scenario(fake: FakeProcess, scenario: str, args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -40,10 +40,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench import _run_child_with_cpu  # bench/bench.py: every bench script's child runner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT = REPO_ROOT / "bench" / "out"
@@ -396,24 +396,6 @@ def add_purchases(home: Path) -> int:
         return connection.execute("select count(*) from int_customers__purchases").fetchall()[0][0]
 
 
-def _run_child(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """Run a command; return wall seconds, its peak RSS in MiB, its CPU seconds and its output.
-
-    bench.py's helper, plus the CPU time: on a shared machine the wall time says as much about the neighbours.
-    """
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output
-
-
 def _model_times(target: Path) -> list[dict]:
     results = json.loads((target / "run_results.json").read_text())["results"]
     return [
@@ -452,7 +434,7 @@ def main() -> int:
     env = {**os.environ, "DRIPLINE_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     load_before = os.getloadavg()[0]
     # Every step runs in a child: a child forked from a big parent would report the parent's memory.
-    wall, _, _, output = _run_child(
+    wall, _, _, output = _run_child_with_cpu(
         [sys.executable, __file__, "--generate", "--events", str(n_events), "--home", str(home)], env
     )
     generated = json.loads(output.strip().splitlines()[-1])
@@ -479,16 +461,18 @@ def main() -> int:
         str(home / "dbt-target"),
     ]
     exclude = ["--exclude", "tag:outreach", "resource_type:test", "resource_type:unit_test"]
-    wall, _, _, _ = _run_child([*dbt, "build", *exclude, *dbt_args], env)
+    wall, _, _, _ = _run_child_with_cpu([*dbt, "build", *exclude, *dbt_args], env)
     print(f"built the other models on the empty home in {wall:.1f} s", flush=True)
-    _, _, _, output = _run_child([sys.executable, __file__, "--add-purchases", "--home", str(home)], env)
+    _, _, _, output = _run_child_with_cpu(
+        [sys.executable, __file__, "--add-purchases", "--home", str(home)], env
+    )
     purchases = json.loads(output.strip().splitlines()[-1])
 
     load_build = os.getloadavg()[0]
     select = ["--select", "tag:outreach"]
-    build_wall, build_peak, build_cpu, _ = _run_child([*dbt, "run", *select, *dbt_args], env)
+    build_wall, build_peak, build_cpu, _ = _run_child_with_cpu([*dbt, "run", *select, *dbt_args], env)
     models = _model_times(home / "dbt-target")
-    test_wall, test_peak, test_cpu, _ = _run_child([*dbt, "test", *select, *dbt_args], env)
+    test_wall, test_peak, test_cpu, _ = _run_child_with_cpu([*dbt, "test", *select, *dbt_args], env)
     tests = json.loads((home / "dbt-target" / "run_results.json").read_text())["results"]
     load_after = os.getloadavg()[0]
 
