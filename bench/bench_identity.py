@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 OUT = REPO_ROOT / "bench" / "out"
 DBT_DIR = REPO_ROOT / "dbt_project"
-ENGINES = ("dripline", "splink", "splink-neutralised")
+ENGINES = ("dripline", "exact-keys", "splink", "splink-neutralised")
 SPLINK_THRESHOLD = 0.9
 # API records land in pages this big (a real sync lands 100-500 per page; the page size changes the
 # number of parquet files dbt reads, not what identity resolution does).
@@ -349,6 +349,79 @@ from splink_input
 """
 
 
+# The baseline of issue 19: plain exact keys with the guards any matcher needs (placeholders and role
+# mailboxes never join; a number that is not a mobile written next to two different names is a switchboard;
+# a value written next to four or more different names, such as a made-up address missing from the
+# placeholder seed, is nobody's) and nothing else: whatever shares one of the other keys joins,
+# transitively, and no name is compared.
+EXACT_KEYS_SQL = """
+with
+contacts as (
+    select
+        record_key,
+        lower(nfc_normalize(trim(full_name))) as name,
+        case when not is_placeholder_email and not is_role_email then email end as email,
+        case when not is_placeholder_phone then phone end as phone,
+        coalesce(phone_type, '') in ('mobile', 'fixed_line_or_mobile') as is_mobile
+    from int_contacts__unioned
+),
+keys as (
+    select record_key, name, 'email:' || email as match_key, false as is_landline
+    from contacts
+    where email is not null
+    union all
+    select record_key, name, 'phone:' || phone as match_key, not is_mobile as is_landline
+    from contacts
+    where phone is not null
+),
+shared_values as (
+    select match_key
+    from keys
+    group by match_key
+    having count(distinct name) > case when bool_or(is_landline) then 1 else 3 end
+)
+select record_key, match_key
+from keys
+where match_key not in (select match_key from shared_values)
+"""
+
+
+def exact_keys_stage(home: Path, out: Path) -> dict:
+    """Child-process body: connected components of records sharing an exact key; (record_key, cluster_id)."""
+    import duckdb
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    con = duckdb.connect()
+    con.execute(f"attach '{home / 'warehouse.duckdb'}' as warehouse (read_only)")
+    con.execute("use warehouse")
+    con.execute(
+        "create temp table records as "
+        "select record_key, (row_number() over () - 1)::bigint as record_index from int_contacts__unioned"
+    )
+    con.execute(f"create temp table keys as {EXACT_KEYS_SQL}")
+    edges = con.execute(
+        "select records.record_index, dense_rank() over (order by keys.match_key) - 1 "
+        "from keys join records using (record_key)"
+    ).fetchnumpy()
+    n_records = con.execute("select count(*) from records").fetchall()[0][0]
+    record_index, key_index = (np.asarray(v, dtype=np.int64) for v in edges.values())
+    n_keys = int(key_index.max()) + 1 if len(key_index) else 0
+    # nodes: records, then keys; an edge per (record, key)
+    graph = coo_matrix(
+        (np.ones(len(record_index)), (record_index, n_records + key_index)),
+        shape=(n_records + n_keys, n_records + n_keys),
+    )
+    _, labels = connected_components(graph, directed=False)
+    con.register("labels", {"record_index": np.arange(n_records), "cluster_id": labels[:n_records]})
+    con.execute(
+        f"copy (select record_key, cluster_id from records join labels using (record_index)) to '{out}'"
+        " (format parquet)"
+    )
+    return {"edges": len(record_index)}
+
+
 def splink_stage(home: Path, variant: str, out: Path) -> dict:
     """Child-process body: Splink 5 on int_contacts__unioned; writes (record_key, cluster_id) to ``out``."""
     import duckdb
@@ -637,11 +710,14 @@ def bench_size(
         else:
             clusters = home / f"{engine}-clusters.parquet"
             wall, peak, output = _run_child(
-                [*me, "--splink-stage", engine, "--home", str(home), "--clusters", str(clusters)], env
+                [*me, "--engine-stage", engine, "--home", str(home), "--clusters", str(clusters)], env
             )
             timing = {"wall_s": wall, "peak_mib": peak}
+            edges = json.loads(output.strip().splitlines()[-1])["edges"]
             note = (
-                f"{json.loads(output.strip().splitlines()[-1])['edges']:,} scored pairs >= {SPLINK_THRESHOLD}"
+                f"{edges:,} (record, key) edges"
+                if engine == "exact-keys"
+                else f"{edges:,} scored pairs >= {SPLINK_THRESHOLD}"
             )
             predicted = f"select record_key, cluster_id from read_parquet('{clusters}')"
         metrics = score(home, truth_path, predicted)
@@ -741,7 +817,7 @@ def main() -> int:
         help="the dbt project whose identity models are measured (default: %(default)s)",
     )
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--splink-stage", help=argparse.SUPPRESS)
+    parser.add_argument("--engine-stage", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--clusters", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -753,8 +829,11 @@ def main() -> int:
         landed = land_truth_set(args.home, args.home / "truth" / "records.parquet")
         print(json.dumps({"truth": truth, "landed": landed}, default=str))
         return 0
-    if args.splink_stage:
-        print(json.dumps(splink_stage(args.home, args.splink_stage, args.clusters)))
+    if args.engine_stage:
+        if args.engine_stage == "exact-keys":
+            print(json.dumps(exact_keys_stage(args.home, args.clusters)))
+        else:
+            print(json.dumps(splink_stage(args.home, args.engine_stage, args.clusters)))
         return 0
 
     engines = [e for e in args.engines.split(",") if e]
