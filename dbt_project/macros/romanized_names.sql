@@ -87,3 +87,19 @@
         false
     )
 {%- endmacro %}
+
+
+{#-
+    True when a folded given name (romanization_fold: 민지 and Minji fold to "minji") can be read as one to
+    three romanised Korean syllables: an initial consonant, a vowel (with its y or w glide), a final
+    consonant. English given names mostly cannot (David folds to "tavit": no v; Grace keeps its c; Brian,
+    Steven: two consonants together), so a mobile shared by 김하연 and David Kim is one person who took an
+    English given name, while 김민지 and Minji Kim's sibling 김민수 stay apart. Some English names read as
+    Korean (Jason: ja-son, Anna) and are then compared as Korean ones.
+-#}
+{% macro reads_as_korean_given_name(folded) -%}
+    regexp_full_match(
+        {{ folded }},
+        '((?:[kntlmpsjh])?(?:ya|ye|yo|yu|wa|we|wi|wo|oe|a|e|i|o|u)(?:ng|[kntlmp])?){1,3}'
+    )
+{%- endmacro %}

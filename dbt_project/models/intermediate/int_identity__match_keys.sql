@@ -248,6 +248,100 @@ name_pairs as (
 
 ),
 
+-- The spellings of each surname in use (seed korean_surnames), folded: Kim and Gim, Park and Pak, ...
+surname_folds as (
+
+    select distinct
+        surname,
+        {{ romanization_fold('romanization') }} as surname_fold
+    from surnames
+
+),
+
+-- Pairs on a personal value read across scripts, one side for the other, where a hand-typed variant can
+-- count (the pairs of hand_typed_variants, below, read within one script):
+-- - a romanised Korean name typed with its space lost or shifted (Mins uKim / 김민수): the Latin letters,
+--   folded, are the Korean name's given name and surname run together in either order, in a spelling of
+--   the surname in use (the folded parts are put together, not folded together: the few names a fold
+--   across the joint would change, Hyeon + Gang, are not read so);
+-- - a three-syllable Hangul name with its surname and the next syllable swapped (수박빈 / Subin Park): read
+--   back, it is the other name (박:supin).
+name_sides as (
+
+    select
+        key_kind,
+        key_value,
+        name_a,
+        name_b,
+        name_a as this_name,
+        letters_a as these_letters,
+        is_hangul_a as this_is_hangul,
+        name_b as other_name,
+        letters_b as other_letters,
+        is_hangul_b as other_is_hangul
+    from name_pairs
+    where is_personal_value
+
+    union all
+
+    select
+        key_kind,
+        key_value,
+        name_a,
+        name_b,
+        name_b as this_name,
+        letters_b as these_letters,
+        is_hangul_b as this_is_hangul,
+        name_a as other_name,
+        letters_a as other_letters,
+        is_hangul_a as other_is_hangul
+    from name_pairs
+    where is_personal_value
+
+),
+
+names_across_scripts as (
+
+    select
+        name_sides.key_kind,
+        name_sides.key_value,
+        name_sides.name_a,
+        name_sides.name_b
+    from (
+        select
+            *,
+            {{ romanization_fold('other_letters') }} as other_fold
+        from name_sides
+        where
+            contains(this_name, ':')
+            and not starts_with(this_name, 'en:')
+            and not coalesce(other_is_hangul, false)
+    ) as name_sides
+    inner join surname_folds
+        on
+            split_part(name_sides.this_name, ':', 1) = surname_folds.surname
+            and name_sides.other_fold in (
+                split_part(name_sides.this_name, ':', 2) || surname_folds.surname_fold,
+                surname_folds.surname_fold || split_part(name_sides.this_name, ':', 2)
+            )
+
+    union
+
+    select
+        key_kind,
+        key_value,
+        name_a,
+        name_b
+    from name_sides
+    where
+        this_is_hangul
+        and regexp_full_match(these_letters, '\p{Hangul}{3}')
+        and substr(these_letters, 2, 1) || ':'
+        || {{ romanization_fold(hangul_romanized("substr(these_letters, 1, 1) || substr(these_letters, 3, 1)")) }}
+        = other_name
+
+),
+
 -- A romanised name with a misspelt surname (Yuwon Leee, Hawoo Klm, Cna Minji) reads as no Korean name, so
 -- it keys as a western one ("en:leee yuwon") and never compares with 이유원 ("이:yuwun"). On a personal
 -- value shared with a Korean name it is that name when its other words are the Korean given name and its
@@ -352,6 +446,12 @@ shared_values as (
             and name_pairs.key_value = misspelt_surnames.key_value
             and name_pairs.name_a = misspelt_surnames.name_a
             and name_pairs.name_b = misspelt_surnames.name_b
+    anti join names_across_scripts
+        on
+            name_pairs.key_kind = names_across_scripts.key_kind
+            and name_pairs.key_value = names_across_scripts.key_value
+            and name_pairs.name_a = names_across_scripts.name_a
+            and name_pairs.name_b = names_across_scripts.name_b
     where
         not name_pairs.is_personal_value
         or (
@@ -382,6 +482,17 @@ shared_values as (
                 name_pairs.key_kind = 'email'
                 and name_pairs.is_hangul_a is distinct from name_pairs.is_hangul_b
                 and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
+            )
+            -- on a mobile too, when the Latin name's given name cannot be a romanised Korean one: 김하연 and
+            -- David Kim are one person, 김민수 and Minji Kim two siblings
+            and not coalesce(
+                name_pairs.key_kind = 'phone'
+                and name_pairs.is_hangul_a != name_pairs.is_hangul_b
+                and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
+                and not {{ reads_as_korean_given_name(
+                    "split_part(case when name_pairs.is_hangul_a then name_pairs.name_b else name_pairs.name_a end, ':', 2)"
+                ) }},
+                false
             )
             and not coalesce(({{ hand_typed_variants('name_pairs') }}), false)
         )
