@@ -40,23 +40,45 @@ free_email_domains as (
 
 ),
 
--- Stripping legal forms runs once per distinct company, not once per record.
+company_words as (
+
+    select list(struct_pack(hangul := hangul, latin := latin) order by length(hangul) desc, hangul) as words
+    from {{ ref('company_words') }}
+
+),
+
+-- Stripping legal forms runs once per distinct company, not once per record. A company written in Hangul
+-- is one workplace with its name in Latin letters: its loanwords as the company writes them (seed
+-- company_words: 푸드 food), the rest in Revised Romanization, both folded as names are, digits kept
+-- (빛고을푸드 and Bitgoeul Food, 우리바이오 and Woori Bio). written_key is the key as written (macro
+-- company_key), whose letters a mail domain may be named after.
 company_keys as (
 
     select
-        company,
-        {{ company_key('company') }} as company_key
+        companies.company,
+        companies.written_key,
+        {{ romanization_fold(hangul_romanized(
+            'list_reduce(company_words.words, lambda key, word: replace(key, word.hangul, word.latin), companies.written_key)'
+        )) }}
+        || regexp_replace(companies.written_key, '[^0-9]', '', 'g') as company_key
     from (
-        select distinct company
-        from contacts
-        where company is not null
+        select
+            company,
+            {{ company_key('company') }} as written_key
+        from (
+            select distinct company
+            from contacts
+            where company is not null
+        ) as distinct_companies
     ) as companies
+    cross join company_words
 
 ),
 
 -- The mail domain of each company: the one its records give, when four in five of those that give a
--- work address give it (the records of 대한케이터링 and of Daehan Catering write @daehancatering.co.kr), else
--- a work domain named after the company's letters (Dongbang Consulting: dongbangconsulting.kr). A record
+-- work address give it (the records of 대한케이터링 and of Daehan Catering, one company_key, write
+-- @daehancatering.co.kr), else a work domain named after the company's letters as written (Dongbang
+-- Consulting: dongbangconsulting.kr; 동방컨설팅 shares it through its company_key). A record
 -- with the company and no work mailbox (a personal one, or none) then has that workplace too, so
 -- 대한케이터링 with a gmail address meets Daehan Catering's work address.
 work_domains as (
@@ -97,12 +119,12 @@ company_domains_named as (
     select
         company_keys.company_key,
         min(domains.email_domain) as company_domain
-    from (select distinct company_key from company_keys) as company_keys
+    from (select distinct company_key, written_key from company_keys) as company_keys
     inner join (select distinct email_domain from work_domains) as domains
-        on regexp_replace(lower(company_keys.company_key), '[^a-z0-9]', '', 'g') = split_part(domains.email_domain, '.', 1)
+        on regexp_replace(lower(company_keys.written_key), '[^a-z0-9]', '', 'g') = split_part(domains.email_domain, '.', 1)
     where length(split_part(domains.email_domain, '.', 1)) >= 4
     group by company_keys.company_key
-    having count(*) = 1
+    having count(distinct domains.email_domain) = 1
 
 ),
 
