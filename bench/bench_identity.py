@@ -362,7 +362,7 @@ contacts as (
         lower(nfc_normalize(trim(full_name))) as name,
         case when not is_placeholder_email and not is_role_email then email end as email,
         case when not is_placeholder_phone then phone end as phone,
-        coalesce(phone_type, '') in ('mobile', 'fixed_line_or_mobile') as is_mobile
+        coalesce(phone_type, '') in ('mobile', 'other') as is_mobile
     from int_contacts__unioned
 ),
 keys as (

@@ -167,14 +167,15 @@ features as materialized (
         case
             when not contacts.is_placeholder_email and free_email_domains.domain is null then contacts.email_domain
         end as own_work_domain,
+        -- a mobile, or a number whose kind its numbering plan does not tell ('other': a US or Canadian number)
         case
-            when not contacts.is_placeholder_phone and contacts.phone_type in ('mobile', 'fixed_line_or_mobile')
+            when not contacts.is_placeholder_phone and contacts.phone_type in ('mobile', 'other')
                 then contacts.phone
         end as mobile,
         case
             when
                 not contacts.is_placeholder_phone
-                and coalesce(contacts.phone_type, '') not in ('mobile', 'fixed_line_or_mobile')
+                and coalesce(contacts.phone_type, '') not in ('mobile', 'other')
                 then contacts.phone
         end as landline,
         name_keys.is_hangul,

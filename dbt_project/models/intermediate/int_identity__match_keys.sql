@@ -98,7 +98,10 @@ phone_values as (
         'phone' as key_kind,
         phone as key_value,
         false as is_team_value,
-        coalesce(phone_type = 'mobile', false) as is_personal_value
+        -- a mobile, or a number whose kind its numbering plan does not tell (phone_type 'other': a US or
+        -- Canadian number, landed so from phonenumbers' FIXED_LINE_OR_MOBILE), most often a foreign
+        -- contact's own phone; an office line among them shows itself by two different names, like a mobile
+        coalesce(phone_type in ('mobile', 'other'), false) as is_personal_value
     from named_contacts
     where phone is not null and not is_placeholder_phone
 
@@ -598,7 +601,7 @@ strong_pairs as (
         and not named_contacts.is_role_email
         and named_contacts.phone is not null
         and not named_contacts.is_placeholder_phone
-        and named_contacts.phone_type = 'mobile'
+        and named_contacts.phone_type in ('mobile', 'other')
         and (
             exists (
                 select 1
