@@ -13,7 +13,10 @@
 -- not alike on it (김철수 and 이순자 behind the owner's mobile of a small shop, a family's shared mobile, a
 -- made-up address many people type) are two people, and the value becomes a team value. One exception:
 -- a personal mailbox under a Hangul name and a Latin name with the same surname (김하연 / David Kim) is one
--- person who took an English given name; a shared mobile is not, as families share those.
+-- person who took an English given name; on a shared mobile, which families share, only when the Latin given
+-- name cannot be read as romanised Korean (David Kim, not Minji Kim: macro reads_as_korean_given_name).
+-- Names typed twice by hand are alike (macro hand_typed_variants; across scripts, names_across_scripts).
+-- A number of unknown kind (phone_type 'other': US and Canadian numbers) is personal like a mobile.
 -- A romanised name whose surname is misspelt (Yuwon Leee) is the Korean name next to it (이유원) when its
 -- other words are that given name and its odd word is one typo from a spelling of the surname.
 --
