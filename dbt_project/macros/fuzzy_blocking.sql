@@ -42,7 +42,8 @@ free_email_domains as (
 
 ),
 
--- The words as a map, and a pattern that finds them in a name, the longest first (랩스 before 랩).
+-- The words as a map, and a pattern that finds them in a name, the longest first (랩스 before 랩). (With the
+-- seed emptied both are null, and a company's key is its name as written, romanised.)
 company_words as (
 
     select
@@ -63,7 +64,7 @@ company_keys as (
         companies.company,
         companies.written_key,
         {{ romanization_fold(hangul_romanized(
-            "array_to_string(list_transform(string_split(regexp_replace(companies.written_key, company_words.pattern, '|\\0|', 'g'), '|'), lambda part: coalesce(company_words.words[part], part)), '')"
+            "coalesce(array_to_string(list_transform(string_split(regexp_replace(companies.written_key, company_words.pattern, '|\\0|', 'g'), '|'), lambda part: coalesce(company_words.words[part], part)), ''), companies.written_key)"
         )) }}
         || regexp_replace(companies.written_key, '[^0-9]', '', 'g') as company_key
     from (
