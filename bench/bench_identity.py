@@ -8,6 +8,8 @@ API-shaped payloads through the sync modules' contact functions), then scores ea
 - dripline: the identity stage of the dbt project as it stands, in a child process: every model upstream
   of customer_source_records except staging (int_contacts__unioned, int_identity__*, and whatever else
   the project puts there), after seeds and staging views are built untimed;
+- exact-keys: the baseline of issue 19, records sharing a normalised email or phone joined transitively,
+  with the guards any matcher needs (EXACT_KEYS_SQL) and no name read, on the same int_contacts__unioned;
 - splink / splink-neutralised: Splink 5 (DuckDB backend) on the same records, read from
   int_contacts__unioned so both engines see the same input; the second variant first nulls landlines and
   role mailboxes written next to more than one distinct name, as the reference figures in issue #4 did.
