@@ -495,14 +495,14 @@ shared_values as (
             )
             -- on a mobile too, when the Latin name's given name cannot be a romanised Korean one: 김하연 and
             -- David Kim are one person, 김민수 and Minji Kim two siblings (and an initial, J. Kim, says nothing)
+            {%- set latin_given_name =
+                "split_part(case when name_pairs.is_hangul_a then name_pairs.name_b else name_pairs.name_a end, ':', 2)" %}
             and not coalesce(
                 name_pairs.key_kind = 'phone'
                 and name_pairs.is_hangul_a != name_pairs.is_hangul_b
                 and split_part(name_pairs.name_a, ':', 1) = split_part(name_pairs.name_b, ':', 1)
-                and length(split_part(case when name_pairs.is_hangul_a then name_pairs.name_b else name_pairs.name_a end, ':', 2)) >= 3
-                and not {{ reads_as_korean_given_name(
-                    "split_part(case when name_pairs.is_hangul_a then name_pairs.name_b else name_pairs.name_a end, ':', 2)"
-                ) }},
+                and length({{ latin_given_name }}) >= 3
+                and not {{ reads_as_korean_given_name(latin_given_name) }},
                 false
             )
             and not coalesce(({{ hand_typed_variants('name_pairs') }}), false)
