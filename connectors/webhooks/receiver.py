@@ -46,7 +46,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,6 +207,23 @@ def _storage_failure(endpoint: str, error: OSError) -> Response:
     return JSONResponse({"error": "could not store the request; retry later"}, status_code=503)
 
 
+async def _answer(endpoint: str, noun: str, accept: Callable[[], Awaitable[tuple[Path, int]]]) -> Response:
+    """Run one request's checks and storage (``accept``: the stored file and how many ``noun`` it holds) and
+    answer it: 200 once stored, a refusal's own status, 400 when the client went away before its body
+    arrived, 503 when storing failed."""
+    started = time.monotonic()
+    try:
+        path, count = await accept()
+    except Rejected as rejected:
+        return _rejection(endpoint, rejected)
+    except ClientDisconnect:
+        log.info("%s: the client went away before its body arrived; nothing stored", endpoint)
+        return Response(status_code=400)
+    except OSError as error:
+        return _storage_failure(endpoint, error)
+    return _stored(endpoint, path, started, f"{count} {noun}")
+
+
 def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -> Starlette:
     """The receiver for ``config``; raises ``ReceiverConfigError`` for a key that cannot be read.
 
@@ -243,23 +260,18 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
         return store_event_request(landing_dir, body, received_at), len(events)
 
     async def events_endpoint(request: Request) -> Response:
-        started, received_at = time.monotonic(), datetime.now(UTC)
-        try:
+        received_at = datetime.now(UTC)
+
+        async def accept() -> tuple[Path, int]:
             if event_key is None:
                 raise Rejected(503, "DRIPLINE_SENDGRID_WEBHOOK_PUBLIC_KEY is not set: no event is accepted")
             if _media_type(request) != "application/json":
                 raise Rejected(415, "expected Content-Type application/json")
             signature, timestamp = _check_timestamp(request, config.tolerance_seconds, clock())
             body = await _read_body(request, config.max_event_bytes)
-            path, count = await run_in_threadpool(accept_events, body, signature, timestamp, received_at)
-        except Rejected as rejected:
-            return _rejection(EVENTS_PATH, rejected)
-        except ClientDisconnect:
-            log.info("%s: the client went away before its body arrived; nothing stored", EVENTS_PATH)
-            return Response(status_code=400)
-        except OSError as error:
-            return _storage_failure(EVENTS_PATH, error)
-        return _stored(EVENTS_PATH, path, started, f"{count} events")
+            return await run_in_threadpool(accept_events, body, signature, timestamp, received_at)
+
+        return await _answer(EVENTS_PATH, "events", accept)
 
     def accept_inbound(
         body: bytes, content_type: str, signed: tuple[str, str] | None, received_at: datetime
@@ -275,8 +287,9 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
         return store_inbound_request(landing_dir, fields, attachments, received_at), len(attachments)
 
     async def inbound_endpoint(request: Request) -> Response:
-        started, received_at = time.monotonic(), datetime.now(UTC)
-        try:
+        received_at = datetime.now(UTC)
+
+        async def accept() -> tuple[Path, int]:
             if not secrets:
                 raise Rejected(503, "DRIPLINE_INBOUND_SECRET is not set: inbound mail is not accepted")
             password = _basic_password(request)
@@ -293,15 +306,9 @@ def create_app(config: ReceiverConfig, clock: Callable[[], float] = time.time) -
                 signed = _check_timestamp(request, config.tolerance_seconds, clock())
             body = await _read_body(request, config.max_inbound_bytes)
             content_type = request.headers["content-type"]
-            path, count = await run_in_threadpool(accept_inbound, body, content_type, signed, received_at)
-        except Rejected as rejected:
-            return _rejection(INBOUND_PATH, rejected)
-        except ClientDisconnect:
-            log.info("%s: the client went away before its body arrived; nothing stored", INBOUND_PATH)
-            return Response(status_code=400)
-        except OSError as error:
-            return _storage_failure(INBOUND_PATH, error)
-        return _stored(INBOUND_PATH, path, started, f"{count} attachments")
+            return await run_in_threadpool(accept_inbound, body, content_type, signed, received_at)
+
+        return await _answer(INBOUND_PATH, "attachments", accept)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
